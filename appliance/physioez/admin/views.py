@@ -1,0 +1,329 @@
+"""Admin pages: staff and roles, API tokens, the audit log viewer. Thin over services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from physioez.admin import services
+from physioez.core import identity
+from physioez.core.audit import state_at, verify_chain
+from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.models import ApiToken
+from physioez.core.permissions import REGISTRY
+from physioez.core.web.access import current_actor, requires
+from physioez.core.web.nav import NavItem
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+NAV = (
+    NavItem("Admin", "Staff", "admin.staff_list", "admin.staff.read"),
+    NavItem("Admin", "Roles", "admin.role_list", "admin.staff.read"),
+    NavItem("Admin", "API tokens", "admin.token_list", "admin.tokens.manage"),
+    NavItem("Admin", "Audit log", "admin.audit_log", "admin.audit.read"),
+)
+
+
+def _min_password() -> int:
+    return current_app.config["PHYSIOEZ"].auth.password_min_length
+
+
+def _branch_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["PHYSIOEZ"].branch.timezone)
+
+
+def _parse_local(value: str, field: str) -> datetime | None:
+    """Times typed into forms are branch-local; storage and queries are UTC."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=_branch_zone())
+    except ValueError:
+        raise InvalidInput("Enter a date and time like 2026-11-23 14:30.", field=field) from None
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+@bp.get("/staff")
+@requires("admin.staff.read")
+def staff_list():
+    search = request.args.get("search", "")[:100]
+    role = request.args.get("role", "")[:40]
+    include_inactive = request.args.get("inactive") == "1"
+    return render_template(
+        "admin/staff_list.html",
+        staff=services.list_staff(search, role, include_inactive),
+        roles=services.list_roles(),
+        search=search,
+        role=role,
+        include_inactive=include_inactive,
+    )
+
+
+def _staff_form(values: dict, error: ServiceError | None = None, status: int = 200):
+    return render_template(
+        "admin/staff_new.html",
+        roles=services.list_roles(),
+        values=values,
+        error=error.message if error else None,
+        field=error.field if error else None,
+        min_password=_min_password(),
+    ), status
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@requires("admin.staff.manage")
+def staff_new():
+    if request.method == "GET":
+        return _staff_form({"roles": []})
+    values = {
+        "username": request.form.get("username", ""),
+        "full_name": request.form.get("full_name", ""),
+        "email": request.form.get("email", ""),
+        "phone": request.form.get("phone", ""),
+        "roles": request.form.getlist("roles"),
+    }
+    try:
+        staff = identity.create_staff(
+            current_actor(),
+            username=values["username"],
+            full_name=values["full_name"],
+            email=values["email"],
+            phone=values["phone"],
+            role_codes=values["roles"],
+            password=request.form.get("password", ""),
+            min_password_length=_min_password(),
+        )
+    except ServiceError as exc:
+        return _staff_form(values, exc, exc.status)
+    flash(
+        f"{staff.full_name} can now sign in as '{staff.username}' with the temporary password "
+        "and will be asked to choose their own.",
+        "success",
+    )
+    return redirect(url_for("admin.staff_detail", staff_id=staff.id))
+
+
+def _staff_page(staff, error: ServiceError | None = None, status: int = 200):
+    return render_template(
+        "admin/staff_detail.html",
+        staff=staff,
+        roles=services.list_roles(),
+        locked_until=identity.account_locked_until(staff),
+        history=services.search_audit(
+            services.AuditFilter(entity_type="staff", entity_id=staff.id), limit=20
+        ).events,
+        names=services.staff_names(),
+        error=error.message if error else None,
+        field=error.field if error else None,
+        min_password=_min_password(),
+    ), status
+
+
+@bp.get("/staff/<staff_id>")
+@requires("admin.staff.read")
+def staff_detail(staff_id: str):
+    return _staff_page(identity.get_staff(staff_id))
+
+
+@bp.post("/staff/<staff_id>/roles")
+@requires("admin.staff.manage")
+def staff_roles(staff_id: str):
+    staff = identity.get_staff(staff_id)
+    try:
+        identity.assign_roles(current_actor(), staff, request.form.getlist("roles"))
+    except ServiceError as exc:
+        return _staff_page(identity.get_staff(staff_id), exc, exc.status)
+    flash(f"Roles of {staff.full_name} saved.", "success")
+    return redirect(url_for("admin.staff_detail", staff_id=staff_id))
+
+
+@bp.post("/staff/<staff_id>/password")
+@requires("admin.staff.manage")
+def staff_password(staff_id: str):
+    staff = identity.get_staff(staff_id)
+    try:
+        identity.reset_password(current_actor(), staff, request.form.get("password", ""),
+                                _min_password())
+    except ServiceError as exc:
+        return _staff_page(staff, exc, exc.status)
+    flash(
+        f"Temporary password set. {staff.full_name} must choose a new one at next sign-in; "
+        "their other sessions have ended.",
+        "success",
+    )
+    return redirect(url_for("admin.staff_detail", staff_id=staff_id))
+
+
+@bp.post("/staff/<staff_id>/active")
+@requires("admin.staff.manage")
+def staff_active(staff_id: str):
+    staff = identity.get_staff(staff_id)
+    active = request.form.get("active") == "1"
+    try:
+        identity.set_active(current_actor(), staff, active)
+    except ServiceError as exc:
+        return _staff_page(staff, exc, exc.status)
+    flash(f"{staff.full_name} is {'active again' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.staff_detail", staff_id=staff_id))
+
+
+@bp.post("/staff/<staff_id>/unlock")
+@requires("admin.staff.manage")
+def staff_unlock(staff_id: str):
+    staff = identity.get_staff(staff_id)
+    current_app.extensions["physioez_signin_guard"].unlock_account(current_actor(), staff)
+    flash(f"{staff.full_name} can sign in again.", "success")
+    return redirect(url_for("admin.staff_detail", staff_id=staff_id))
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+@bp.get("/roles")
+@requires("admin.staff.read")
+def role_list():
+    return render_template("admin/role_list.html", roles=services.list_roles(),
+                           registry=REGISTRY)
+
+
+def _role_page(role, error: str | None = None, status: int = 200):
+    grouped: dict[str, list] = {}
+    for permission in REGISTRY.values():
+        grouped.setdefault(permission.module, []).append(permission)
+    return render_template("admin/role_edit.html", role=role, grouped=grouped,
+                           error=error), status
+
+
+def _role_or_404(code: str):
+    role = services.get_role(code)
+    if role is None:
+        raise NotFound(f"No role with code '{code}'.")
+    return role
+
+
+@bp.get("/roles/<code>")
+@requires("admin.staff.read")
+def role_edit(code: str):
+    return _role_page(_role_or_404(code))
+
+
+@bp.post("/roles/<code>")
+@requires("admin.roles.manage")
+def role_save(code: str):
+    role = _role_or_404(code)
+    try:
+        identity.set_role_permissions(current_actor(), role, request.form.getlist("permissions"))
+    except ServiceError as exc:
+        return _role_page(role, exc.message, exc.status)
+    flash(f"Permissions of {role.name} saved. They apply from the next page load.", "success")
+    return redirect(url_for("admin.role_edit", code=code))
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@requires("admin.tokens.manage")
+def token_list():
+    created_secret = None
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            expires = request.form.get("expires_days", "90")
+            _, created_secret = identity.create_api_token(
+                current_actor(),
+                identity.get_staff(request.form.get("staff_id", "")),
+                name=request.form.get("name", ""),
+                scopes=request.form.getlist("scopes"),
+                expires_days=int(expires) if expires.isdigit() and int(expires) > 0 else None,
+            )
+        except ServiceError as exc:
+            error, status = exc.message, exc.status
+    return render_template(
+        "admin/tokens.html",
+        tokens=services.list_tokens(),
+        staff=services.list_staff(),
+        registry=REGISTRY,
+        created_secret=created_secret,
+        error=error,
+    ), status
+
+
+@bp.post("/tokens/<token_id>/revoke")
+@requires("admin.tokens.manage")
+def token_revoke(token_id: str):
+    token = ApiToken.get_or_none(ApiToken.id == token_id)
+    if token is None:
+        raise NotFound("No such API token.")
+    identity.revoke_api_token(current_actor(), token)
+    flash(f"Token '{token.name}' is revoked; anything using it stops working now.", "success")
+    return redirect(url_for("admin.token_list"))
+
+
+# --- audit log ---------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@requires("admin.audit.read")
+def audit_log():
+    args = request.args
+    error = None
+    page = services.AuditPage([], None)
+    try:
+        filters = services.AuditFilter(
+            actor_id=args.get("actor_id", "")[:64],
+            action=args.get("action", "")[:80],
+            entity_type=args.get("entity_type", "")[:40],
+            entity_id=args.get("entity_id", "")[:64],
+            kind=args.get("kind", "") if args.get("kind") in ("mutation", "read",
+                                                              "security") else "",
+            since=_parse_local(args.get("since", ""), "since"),
+            until=_parse_local(args.get("until", ""), "until"),
+        )
+        before = args.get("before", "")
+        page = services.search_audit(filters, int(before) if before.isdigit() else None)
+    except ServiceError as exc:
+        error = exc.message
+    older_url = None
+    if page.next_before:
+        kept = {key: value for key, value in args.items() if key != "before"}
+        older_url = url_for("admin.audit_log", before=page.next_before, **kept)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        older_url=older_url,
+        args=args,
+        error=error,
+        names=services.staff_names(),
+        changed_fields=services.changed_fields,
+        decoded=services.decoded,
+    ), (422 if error else 200)
+
+
+@bp.get("/audit/verify")
+@requires("admin.audit.read")
+def audit_verify():
+    return render_template("admin/audit_verify.html", result=verify_chain())
+
+
+@bp.get("/audit/history")
+@requires("admin.audit.read")
+def audit_history():
+    entity_type = request.args.get("entity_type", "")[:40]
+    entity_id = request.args.get("entity_id", "")[:64]
+    at_text = request.args.get("at", "")
+    state = None
+    error = None
+    if entity_type and entity_id:
+        try:
+            at = _parse_local(at_text, "at") or datetime.now(_branch_zone())
+            state = state_at(entity_type, entity_id, at)
+        except ServiceError as exc:
+            error = exc.message
+    return render_template("admin/audit_history.html", state=state, error=error,
+                           entity_type=entity_type, entity_id=entity_id, at=at_text)

@@ -1,0 +1,140 @@
+"""Assembly: the application factory that plugs the role modules into the core.
+
+This is the one place that knows every module; the core never imports them (a contract
+checked by import-linter), and modules never import each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+from flask import Flask
+
+from physioez import admin, reception
+from physioez.core import identity, schema
+from physioez.core.audit import Actor
+from physioez.core.db import Migration, migrate, open_database
+from physioez.core.events import bus
+from physioez.core.keys import open_branch_keyring
+from physioez.core.node import configure_node
+from physioez.core.settings import Settings, load_settings
+from physioez.core.web import access, security, shell
+from physioez.core.web.api import Api, init_api
+from physioez.core.web.realtime import init_realtime
+from physioez.core.web.shell_api import api as shell_api
+
+WEBUI = Path(__file__).resolve().parents[2] / "webui"
+# Copied from webui/node_modules by `make assets` (pinned in webui/package-lock.json).
+SOCKETIO_CLIENT = "vendor/socket.io.min.js"
+
+# Order matters for navigation: the front desk comes first for the people who use it most.
+MODULES: tuple[ModuleType, ...] = (reception, admin)
+
+
+def all_migrations() -> list[Migration]:
+    migrations = list(schema.MIGRATIONS)
+    for module in MODULES:
+        migrations.extend(module.MIGRATIONS)
+    return migrations
+
+
+def module_apis() -> list[Api]:
+    return [shell_api, admin.api()]
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "physioez", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.physioez = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def boot(settings: Settings) -> None:
+    """Bring the data layer up: what both the web app and the CLI need before any work."""
+    identity.configure_hashing(settings.auth.hash_profile)
+    configure_node(settings.branch.id)
+    open_database(
+        settings.paths.database,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+        cache_mb=settings.database.cache_mb,
+    )
+    applied = migrate(all_migrations())
+    if applied:
+        logging.getLogger("physioez").info("applied migrations: %s", ", ".join(applied))
+    identity.ensure_default_roles(Actor.system("startup"))
+
+
+def load_or_create_session_secret(path: Path) -> bytes:
+    """The cookie-signing key, made once per box; never in the config file or the logs."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        secret = secrets.token_bytes(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # Another process made it first.
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return secret
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    configure_logging(settings.logging.level)
+    bus.unsubscribe_all()
+    boot(settings)
+
+    app = Flask(
+        "physioez",
+        template_folder=str(WEBUI / "templates"),
+        static_folder=str(WEBUI / "static"),
+    )
+    app.config.update(
+        PHYSIOEZ=settings,
+        SECRET_KEY=load_or_create_session_secret(settings.paths.secret_key_file),
+        SESSION_COOKIE_NAME="physioez_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.server.behind_tls,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.auth.session_hours),
+        MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions["physioez_migrations"] = all_migrations()
+    app.extensions["physioez_keyring"] = open_branch_keyring(settings.paths.key_file)
+    app.extensions["physioez_signin_guard"] = identity.SignInGuard(
+        identity.SignInPolicy(
+            lockout_threshold=settings.auth.lockout_threshold,
+            lockout_minutes=settings.auth.lockout_minutes,
+            ip_attempts_per_window=settings.auth.ip_attempts_per_window,
+            ip_window_minutes=settings.auth.ip_window_minutes,
+        )
+    )
+
+    access.login_manager.init_app(app)
+    access.login_manager.login_view = "shell.sign_in"
+    security.init_security(app)
+    app.before_request(access.enforce_access)
+
+    app.register_blueprint(shell.bp)
+    for module in MODULES:
+        module.init_module(app)
+    init_api(app, module_apis())
+    if settings.realtime.enabled:
+        init_realtime(app)
+        if (WEBUI / "static" / SOCKETIO_CLIENT).is_file():
+            app.config["PHYSIOEZ_SOCKETIO_CLIENT"] = SOCKETIO_CLIENT
+    return app

@@ -1,0 +1,193 @@
+"""The ``physioez`` command: serve, migrate, create-admin, seed-demo, audit, keys."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from physioez import __version__
+from physioez.core.settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _boot() -> Settings:
+    from physioez.app import boot
+
+    settings = _settings()
+    boot(settings)
+    return settings
+
+
+@click.group()
+@click.version_option(__version__, prog_name="physioez")
+def main() -> None:
+    """PhysioEZ clinic appliance."""
+
+
+@main.command()
+@click.option("--host", help="Listen address (default: server.host).")
+@click.option("--port", type=int, help="Listen port (default: server.port).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web app with gunicorn: one process, gthread worker, live updates."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    bind = f"{host or settings.server.host}:{port or settings.server.port}"
+
+    class Appliance(BaseApplication):
+        def load_config(self) -> None:
+            # One process: the write lock and the sign-in rate limiter live in it.
+            self.cfg.set("bind", [bind])
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", settings.server.threads)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("accesslog", None)  # The app writes its own JSON access log.
+
+        def load(self):
+            from physioez.app import create_app
+
+            return create_app(settings)
+
+    click.echo(f"PhysioEZ {__version__} serving on http://{bind}/", err=True)
+    Appliance().run()
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations (also done at every start)."""
+    from physioez.app import all_migrations
+    from physioez.core.db import migrate as run, migration_status, open_database
+
+    settings = _settings()
+    open_database(settings.paths.database, settings.database.busy_timeout_ms)
+    applied = run(all_migrations(), progress=lambda mid: click.echo(f"applying {mid}"))
+    done, _ = migration_status(all_migrations())
+    click.echo(f"{len(applied)} applied now; {len(done)} in total; database is up to date.")
+
+
+@main.command("create-admin")
+@click.option("--username", required=True)
+@click.option("--full-name", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
+    """Create an owner account (first boot, or when every owner is locked out)."""
+    from physioez.core import identity
+    from physioez.core.audit import Actor
+    from physioez.core.errors import ServiceError
+
+    settings = _boot()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise click.ClickException("The two passwords differ.")
+    try:
+        staff = identity.create_staff(
+            Actor.system("cli:create-admin"),
+            username=username,
+            full_name=full_name,
+            role_codes=["owner"],
+            password=password,
+            min_password_length=settings.auth.password_min_length,
+            must_change_password=False,
+        )
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Owner '{staff.username}' created.")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Add demo accounts (and later: patients, appointments) for an evaluation box."""
+    from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo as seed
+
+    settings = _boot()
+    created = seed(settings.auth.password_min_length)
+    click.echo(f"{len(created)} demo accounts created.")
+    click.echo(f"Demo sign-ins (password '{DEMO_PASSWORD}' for all):")
+    for account in DEMO_ACCOUNTS:
+        click.echo(f"  {account.role:<18} username {account.username:<12} PIN {account.pin}")
+
+
+@main.group()
+def audit() -> None:
+    """Check and read the audit chain."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every event's hash and link; name the first bad event."""
+    from physioez.core.audit import verify_chain
+
+    _boot()
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"OK: {result.checked} events, chain intact.")
+        return
+    bad = result.first_break
+    click.echo(
+        f"BROKEN at event #{bad.seq} ({bad.event_id}): {bad.reason}. "
+        f"{result.checked} events before it verify.",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@audit.command("history")
+@click.argument("entity")
+@click.argument("entity_id")
+@click.option("--at", "at_text", help="ISO time, e.g. 2026-11-23T10:00Z (default: now).")
+def audit_history(entity: str, entity_id: str, at_text: str | None) -> None:
+    """Print ENTITY ENTITY_ID as it was at a moment, rebuilt from the audit log."""
+    import json
+
+    from physioez.core.audit import state_at
+
+    _boot()
+    at = datetime.now(UTC)
+    if at_text:
+        try:
+            at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter("use ISO 8601, e.g. 2026-11-23T10:00Z", param_hint="--at")
+        if at.tzinfo is None:
+            raise click.BadParameter("add a UTC offset or Z, e.g. 2026-11-23T10:00Z",
+                                     param_hint="--at")
+    state = state_at(entity, entity_id, at)
+    if state.state is None:
+        raise click.ClickException(f"{entity} {entity_id} did not exist at {at.isoformat()}.")
+    click.echo(json.dumps({"entity": entity, "id": entity_id, "at": at.isoformat(),
+                           "deleted": not state.exists, "as_of_event": state.as_of_event,
+                           "state": state.state}, indent=2, sort_keys=True))
+
+
+@main.group()
+def keys() -> None:
+    """Manage the encryption keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Make a new key-encryption key and re-wrap every data key with it."""
+    from physioez.core.crypto import CryptoError
+    from physioez.core.keys import rotate_key_encryption_key
+
+    settings = _boot()
+    try:
+        count = rotate_key_encryption_key(settings.paths.key_file)
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Key file {settings.paths.key_file} replaced; {count} data keys re-wrapped.")
+    click.echo("Back up the new key file now: old backups of it no longer open this database.")

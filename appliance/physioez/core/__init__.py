@@ -1,0 +1,1 @@
+"""What every role module shares: settings, data layer, identity, audit, crypto, events."""

@@ -1,0 +1,82 @@
+"""In-process domain events, delivered after the transaction that raised them commits.
+
+Modules never import each other; one publishes a fact (``StaffChanged``) and another
+subscribes to it through this bus. Delivery after commit means a subscriber never sees a
+change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from physioez.core.db import database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event; ``name`` is stable and used on the wire (Socket.IO)."""
+
+    name: ClassVar[str] = "event"
+    branch: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    # Roles whose live screens care about this event; empty means everyone in the branch.
+    audience_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StaffChanged(DomainEvent):
+    name: ClassVar[str] = "staff.changed"
+
+
+@dataclass(frozen=True)
+class RolesChanged(DomainEvent):
+    name: ClassVar[str] = "roles.changed"
+
+
+Handler = Callable[[DomainEvent], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._handlers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def subscribe(self, event_type: type[DomainEvent], handler: Handler) -> None:
+        with self._lock:
+            self._handlers[event_type].append(handler)
+
+    def unsubscribe_all(self) -> None:
+        with self._lock:
+            self._handlers.clear()
+
+    def publish(self, event: DomainEvent) -> None:
+        """Deliver now, or after commit when called inside a transaction."""
+        if database.obj is not None and database.in_transaction():
+            database.after_commit(lambda: self._deliver(event))
+        else:
+            self._deliver(event)
+
+    def _deliver(self, event: DomainEvent) -> None:
+        with self._lock:
+            handlers = [
+                handler
+                for event_type, registered in self._handlers.items()
+                if isinstance(event, event_type)
+                for handler in registered
+            ]
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:
+                # The change is committed already; one failing subscriber must not stop others.
+                log.exception("event handler %r failed for %s", handler, event.name)
+
+
+bus = EventBus()

@@ -1,0 +1,561 @@
+"""Staff identity: passwords, PINs, sign-in with lockout and rate limits, roles, API tokens.
+
+No Flask here: views pass an :class:`~physioez.core.audit.Actor` and plain values, and get
+back models or a :class:`~physioez.core.errors.ServiceError` with a message for the person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import nacl.exceptions
+import nacl.pwhash
+
+from physioez.core import records
+from physioez.core.audit import Actor, record_security
+from physioez.core.db import write_transaction
+from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
+from physioez.core.events import RolesChanged, StaffChanged, bus
+from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, utcnow
+from physioez.core.node import current_node
+from physioez.core.permissions import DEFAULT_ROLES, REGISTRY
+
+# --- secret hashing -------------------------------------------------------------------------
+
+_HASH_PROFILES = {
+    "interactive": (nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+                    nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE),
+    "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
+    "fast-insecure-for-tests": (nacl.pwhash.argon2id.OPSLIMIT_MIN,
+                                nacl.pwhash.argon2id.MEMLIMIT_MIN),
+}
+_hash_cost = _HASH_PROFILES["interactive"]
+
+
+def configure_hashing(profile: str) -> None:
+    global _hash_cost, _DUMMY_HASH
+    _hash_cost = _HASH_PROFILES[profile]
+    _DUMMY_HASH = None
+
+
+def hash_secret(secret: str) -> str:
+    ops, mem = _hash_cost
+    return nacl.pwhash.argon2id.str(secret.encode(), opslimit=ops, memlimit=mem).decode()
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    if not stored_hash:
+        return False
+    try:
+        return nacl.pwhash.verify(stored_hash.encode(), secret.encode())
+    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError, ValueError):
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _spend_hash_time(secret: str) -> None:
+    """Verify against a throwaway hash so 'no such user' takes as long as 'wrong password'."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_secret(secrets.token_hex(16))
+    verify_secret(_DUMMY_HASH, secret)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+PIN_RE = re.compile(r"^\d{4,8}$")
+
+
+def validate_password(password: str, username: str, min_length: int) -> None:
+    if len(password) < min_length:
+        raise InvalidInput(
+            f"The password needs at least {min_length} characters.", field="password"
+        )
+    if len(password) > 256:
+        raise InvalidInput("The password can have at most 256 characters.", field="password")
+    if password.strip().lower() == username.lower():
+        raise InvalidInput("The password must not be the username.", field="password")
+
+
+def validate_roles(role_codes: Iterable[str]) -> list[str]:
+    codes = sorted(set(role_codes))
+    if not codes:
+        raise InvalidInput("Choose at least one role.", field="roles")
+    known = {code for (code,) in Role.live().select(Role.code).tuples()}
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise InvalidInput(f"Unknown role: {', '.join(unknown)}.", field="roles")
+    return codes
+
+
+# --- roles and permissions ------------------------------------------------------------------
+
+
+def ensure_default_roles(actor: Actor) -> int:
+    """Create any default role that is missing; returns how many were created."""
+    created = 0
+    with write_transaction():
+        existing = {code for (code,) in Role.select(Role.code).tuples()}
+        for role in DEFAULT_ROLES:
+            if role.code in existing:
+                continue
+            records.create(
+                Role,
+                actor,
+                code=role.code,
+                name=role.name,
+                description=role.description,
+                permissions=sorted(role.permissions),
+                head_office=role.head_office,
+                builtin=True,
+            )
+            created += 1
+    return created
+
+
+def permissions_for_roles(role_codes: Iterable[str]) -> frozenset[str]:
+    codes = list(role_codes)
+    if not codes:
+        return frozenset()
+    rows = Role.live().select(Role.permissions).where(Role.code.in_(codes)).tuples()
+    return frozenset(code for (perms,) in rows for code in perms if code in REGISTRY)
+
+
+def set_role_permissions(actor: Actor, role: Role, permissions: Iterable[str]) -> Role:
+    wanted = sorted(set(permissions))
+    unknown = [code for code in wanted if code not in REGISTRY]
+    if unknown:
+        raise InvalidInput(f"Unknown permission: {', '.join(unknown)}.", field="permissions")
+    if role.code == "owner" and "admin.roles.manage" not in wanted:
+        raise Forbidden(
+            "The owner role must keep 'admin.roles.manage', or nobody could fix roles again."
+        )
+    with write_transaction():
+        records.update(role, actor, action="role.permissions_changed", permissions=wanted)
+        bus.publish(RolesChanged(branch=current_node().branch_id, payload={"role": role.code}))
+    return role
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+def get_staff(staff_id: str) -> Staff:
+    staff = Staff.get_or_none(Staff.id == staff_id)
+    if staff is None or staff.deleted_at is not None:
+        raise NotFound("No such staff member.")
+    return staff
+
+
+def find_staff_by_username(username: str) -> Staff | None:
+    return Staff.live().where(Staff.username == username.strip().lower()).first()
+
+
+def create_staff(
+    actor: Actor,
+    *,
+    username: str,
+    full_name: str,
+    role_codes: Iterable[str],
+    password: str,
+    min_password_length: int,
+    email: str = "",
+    phone: str = "",
+    must_change_password: bool = True,
+    pin: str | None = None,
+) -> Staff:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(
+            "Usernames are 2-32 lower-case letters, digits, '.', '_' or '-'.", field="username"
+        )
+    full_name = full_name.strip()
+    if not full_name:
+        raise InvalidInput("Enter the staff member's full name.", field="full_name")
+    validate_password(password, username, min_password_length)
+    if pin is not None and not PIN_RE.match(pin):
+        raise InvalidInput("A PIN is 4 to 8 digits.", field="pin")
+    with write_transaction():
+        codes = validate_roles(role_codes)
+        if Staff.select().where(Staff.username == username).exists():
+            raise Conflict(f"The username '{username}' is taken.", field="username")
+        staff = records.create(
+            Staff,
+            actor,
+            username=username,
+            full_name=full_name,
+            email=email.strip(),
+            phone=phone.strip(),
+            role_codes=codes,
+            password_hash=hash_secret(password),
+            pin_hash=hash_secret(pin) if pin else None,
+            must_change_password=must_change_password,
+        )
+        _publish_staff_changed(staff, "created")
+    return staff
+
+
+def assign_roles(actor: Actor, staff: Staff, role_codes: Iterable[str]) -> Staff:
+    with write_transaction():
+        codes = validate_roles(role_codes)
+        if "owner" in staff.role_codes and "owner" not in codes:
+            _refuse_if_last_owner(staff, "take the owner role from")
+        records.update(staff, actor, action="staff.roles_changed", role_codes=codes)
+        _publish_staff_changed(staff, "roles_changed")
+    return staff
+
+
+def reset_password(actor: Actor, staff: Staff, new_password: str, min_length: int) -> Staff:
+    """Admin sets a temporary password; the staff member must change it at next sign-in."""
+    validate_password(new_password, staff.username, min_length)
+    with write_transaction():
+        records.update(
+            staff,
+            actor,
+            action="staff.password_reset",
+            password_hash=hash_secret(new_password),
+            must_change_password=True,
+            session_epoch=staff.session_epoch + 1,
+        )
+        LoginThrottle.delete().where(LoginThrottle.staff == staff.id).execute()
+    return staff
+
+
+def change_own_password(
+    actor: Actor, staff: Staff, current: str, new_password: str, min_length: int
+) -> Staff:
+    if not verify_secret(staff.password_hash, current):
+        raise InvalidInput("The current password is not right.", field="current_password")
+    if current == new_password:
+        raise InvalidInput("Choose a password different from the current one.", field="password")
+    validate_password(new_password, staff.username, min_length)
+    return records.update(
+        staff,
+        actor,
+        action="staff.password_changed",
+        password_hash=hash_secret(new_password),
+        must_change_password=False,
+        session_epoch=staff.session_epoch + 1,
+    )
+
+
+def set_own_pin(actor: Actor, staff: Staff, current_password: str, pin: str) -> Staff:
+    if not verify_secret(staff.password_hash, current_password):
+        raise InvalidInput("The current password is not right.", field="current_password")
+    if not PIN_RE.match(pin):
+        raise InvalidInput("A PIN is 4 to 8 digits.", field="pin")
+    if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
+        raise InvalidInput("Choose a PIN that is not a run or a repeated digit.", field="pin")
+    return records.update(staff, actor, action="staff.pin_set", pin_hash=hash_secret(pin))
+
+
+def set_active(actor: Actor, staff: Staff, active: bool) -> Staff:
+    if not active and staff.id == actor.staff_id:
+        raise Forbidden("You cannot deactivate your own account.")
+    with write_transaction():
+        if not active and "owner" in staff.role_codes:
+            _refuse_if_last_owner(staff, "deactivate")
+        records.update(
+            staff,
+            actor,
+            action="staff.activated" if active else "staff.deactivated",
+            active=active,
+            session_epoch=staff.session_epoch + 1,
+        )
+        _publish_staff_changed(staff, "activated" if active else "deactivated")
+    return staff
+
+
+def update_profile(actor: Actor, staff: Staff, full_name: str, email: str, phone: str) -> Staff:
+    if not full_name.strip():
+        raise InvalidInput("Enter the staff member's full name.", field="full_name")
+    with write_transaction():
+        records.update(
+            staff, actor, full_name=full_name.strip(), email=email.strip(), phone=phone.strip()
+        )
+        _publish_staff_changed(staff, "updated")
+    return staff
+
+
+def _refuse_if_last_owner(staff: Staff, verb: str) -> None:
+    owners = [
+        s for s in Staff.live().where(Staff.active == True)  # noqa: E712 (peewee expression)
+        if "owner" in s.role_codes
+    ]
+    if len(owners) <= 1 and owners and owners[0].id == staff.id:
+        raise Forbidden(f"You cannot {verb} the last active owner; make someone else owner first.")
+
+
+def _publish_staff_changed(staff: Staff, change: str) -> None:
+    bus.publish(
+        StaffChanged(
+            branch=current_node().branch_id,
+            payload={"staff_id": staff.id, "change": change},
+            audience_roles=("owner", "branch_manager", "clinic_admin", "it_admin"),
+        )
+    )
+
+
+# --- sign-in: lockout and rate limit ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInPolicy:
+    lockout_threshold: int
+    lockout_minutes: int
+    ip_attempts_per_window: int
+    ip_window_minutes: int
+
+
+class IpRateLimiter:
+    """Counts failed sign-ins per client address in a sliding window, in memory.
+
+    In memory is enough: the appliance runs one process, and a restart forgiving a few
+    failures is harmless next to the per-account lockout, which is stored.
+    """
+
+    def __init__(self, attempts: int, window_seconds: float) -> None:
+        self.attempts = attempts
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _prune(self, ip: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(ip, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, ip: str) -> int:
+        """Seconds until ``ip`` may try again; 0 when it may try now."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._prune(ip, now)
+            if len(failures) < self.attempts:
+                return 0
+            return max(1, int(failures[0] + self.window - now) + 1)
+
+    def fail(self, ip: str) -> None:
+        with self._lock:
+            self._prune(ip, time.monotonic()).append(time.monotonic())
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
+
+class SignInGuard:
+    """Checks a username and secret (password or PIN) against lockout and rate limits."""
+
+    def __init__(self, policy: SignInPolicy) -> None:
+        self.policy = policy
+        self.ip_limiter = IpRateLimiter(
+            policy.ip_attempts_per_window, policy.ip_window_minutes * 60
+        )
+
+    def sign_in(self, actor: Actor, username: str, secret: str, *, with_pin: bool) -> Staff:
+        """Return the staff member, or raise with a message for the person at the screen."""
+        method = "pin" if with_pin else "password"
+        wait = self.ip_limiter.retry_after(actor.ip)
+        if wait:
+            record_security(actor, "auth.ip_rate_limited", "ip", actor.ip, {"method": method})
+            minutes = max(1, round(wait / 60))
+            raise TooManyAttempts(
+                "Too many failed sign-ins from this device. "
+                f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
+            )
+        staff = find_staff_by_username(username)
+        if staff is None or not staff.is_active:
+            _spend_hash_time(secret)
+            self.ip_limiter.fail(actor.ip)
+            record_security(
+                actor, "auth.sign_in_failed", "staff", username.strip().lower()[:64] or "-",
+                {"method": method, "reason": "unknown or inactive account"},
+            )
+            raise InvalidInput(_wrong_secret_message(with_pin))
+        locked_until = self._locked_until(staff)
+        if locked_until:
+            self.ip_limiter.fail(actor.ip)
+            record_security(actor, "auth.sign_in_refused_locked", "staff", staff.id,
+                            {"method": method})
+            raise Forbidden(_locked_message(locked_until))
+        stored = staff.pin_hash if with_pin else staff.password_hash
+        if with_pin and not stored:
+            raise InvalidInput(
+                "You have no PIN yet. Sign in with your password and set one in your profile."
+            )
+        if not verify_secret(stored, secret):
+            self.ip_limiter.fail(actor.ip)
+            locked_until = self._count_failure(actor, staff, method)
+            if locked_until:
+                raise Forbidden(_locked_message(locked_until))
+            raise InvalidInput(_wrong_secret_message(with_pin))
+        with write_transaction():
+            LoginThrottle.delete().where(LoginThrottle.staff == staff.id).execute()
+        record_security(
+            Actor(staff.id, tuple(staff.role_codes), actor.ip, actor.device),
+            "auth.unlocked_with_pin" if with_pin else "auth.signed_in",
+            "staff",
+            staff.id,
+        )
+        return staff
+
+    def _locked_until(self, staff: Staff) -> datetime | None:
+        throttle = LoginThrottle.get_or_none(LoginThrottle.staff == staff.id)
+        if throttle and throttle.locked_until and throttle.locked_until > utcnow():
+            return throttle.locked_until
+        return None
+
+    def _count_failure(self, actor: Actor, staff: Staff, method: str) -> datetime | None:
+        with write_transaction():
+            throttle, _ = LoginThrottle.get_or_create(staff=staff.id)
+            if throttle.locked_until and throttle.locked_until <= utcnow():
+                throttle.failures = 0  # An expired lock starts a fresh count.
+                throttle.locked_until = None
+            throttle.failures += 1
+            locked = throttle.failures >= self.policy.lockout_threshold
+            if locked:
+                throttle.locked_until = utcnow() + timedelta(minutes=self.policy.lockout_minutes)
+            throttle.save()
+        record_security(actor, "auth.sign_in_failed", "staff", staff.id,
+                        {"method": method, "failures": throttle.failures})
+        if locked:
+            record_security(actor, "auth.account_locked", "staff", staff.id,
+                            {"until": throttle.locked_until.isoformat()})
+            return throttle.locked_until
+        return None
+
+    def unlock_account(self, actor: Actor, staff: Staff) -> None:
+        with write_transaction():
+            deleted = LoginThrottle.delete().where(LoginThrottle.staff == staff.id).execute()
+        if deleted:
+            record_security(actor, "auth.account_unlocked", "staff", staff.id)
+
+
+def _wrong_secret_message(with_pin: bool) -> str:
+    if with_pin:
+        return "Wrong username or PIN."
+    return "Wrong username or password. Check Caps Lock, or ask a manager to reset it."
+
+
+def _locked_message(until: datetime) -> str:
+    minutes = max(1, round((until - utcnow()).total_seconds() / 60))
+    return (
+        "This account is locked after too many failed sign-ins. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+        "or ask a manager to unlock it."
+    )
+
+
+def account_locked_until(staff: Staff) -> datetime | None:
+    throttle = LoginThrottle.get_or_none(LoginThrottle.staff == staff.id)
+    if throttle and throttle.locked_until and throttle.locked_until > utcnow():
+        return throttle.locked_until
+    return None
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "pez_"
+
+
+def _token_digest(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough; argon2 would cost every request.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    actor: Actor,
+    staff: Staff,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires_days: int | None,
+) -> tuple[ApiToken, str]:
+    """Return the token row and its plaintext, which is shown once and never stored."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name that says what uses it.", field="name")
+    wanted = sorted(set(scopes))
+    if not wanted:
+        raise InvalidInput("Choose at least one permission for the token.", field="scopes")
+    unknown = [code for code in wanted if code not in REGISTRY]
+    if unknown:
+        raise InvalidInput(f"Unknown permission: {', '.join(unknown)}.", field="scopes")
+    held = permissions_for_roles(staff.role_codes)
+    beyond = [code for code in wanted if code not in held]
+    if beyond:
+        raise InvalidInput(
+            f"{staff.full_name} does not hold: {', '.join(beyond)}. "
+            "A token can only carry permissions its owner has.",
+            field="scopes",
+        )
+    if not staff.is_active:
+        raise InvalidInput("Tokens can only be made for active staff.", field="staff_id")
+    secret = secrets.token_urlsafe(32)
+    plaintext = f"{TOKEN_PREFIX}{secret}"
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    token = records.create(
+        ApiToken,
+        actor,
+        staff=staff.id,
+        name=name,
+        prefix=plaintext[:10],
+        token_hash=_token_digest(plaintext),
+        scopes=wanted,
+        created_by=actor.label,
+        expires_at=expires_at,
+    )
+    return token, plaintext
+
+
+def revoke_api_token(actor: Actor, token: ApiToken) -> ApiToken:
+    if token.revoked_at is not None:
+        raise Conflict("This token was already revoked.")
+    return records.update(token, actor, action="api_token.revoked", revoked_at=utcnow())
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    staff: Staff
+    token: ApiToken
+    permissions: frozenset[str]
+
+
+def authenticate_token(plaintext: str) -> TokenIdentity | None:
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 128:
+        return None
+    token = ApiToken.get_or_none(ApiToken.token_hash == _token_digest(plaintext))
+    if token is None or token.revoked_at is not None:
+        return None
+    now = utcnow()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    staff = Staff.get_or_none(Staff.id == token.staff_id)
+    if staff is None or not staff.is_active:
+        return None
+    # Constant-time compare on top of the indexed lookup keeps timing flat on the hash too.
+    if not hmac.compare_digest(token.token_hash, _token_digest(plaintext)):
+        return None
+    _note_token_use(token, now)
+    allowed = permissions_for_roles(staff.role_codes) & frozenset(token.scopes)
+    return TokenIdentity(staff, token, allowed)
+
+
+def _note_token_use(token: ApiToken, now: datetime) -> None:
+    # Usage bookkeeping, not a change anyone made: at most one write an hour, and no audit
+    # event, so a busy integration does not flood the log or the write lock.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(hours=1):
+        with write_transaction():
+            ApiToken.update(last_used_at=now).where(ApiToken.id == token.id).execute()

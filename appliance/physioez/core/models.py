@@ -1,0 +1,234 @@
+"""Base models and the core's own tables.
+
+Times are stored as UTC ISO-8601 text with a ``Z`` so they sort as text and cannot be
+mistaken for local time. Replicated tables carry what head office needs to merge them: a
+UUIDv7 key, the branch that made the row, an HLC stamp, a version and a soft-delete mark.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from physioez.core.db import database
+from physioez.core.ids import uuid7_str
+
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given where a UTC time is stored")
+    return value.astimezone(UTC).strftime(_UTC_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.strptime(text, _UTC_FORMAT).replace(tzinfo=UTC)
+
+
+class UtcDateTimeField(Field):
+    field_type = "TEXT"
+
+    def db_value(self, value: datetime | None) -> str | None:
+        return None if value is None else format_utc(value)
+
+    def python_value(self, value: str | None) -> datetime | None:
+        return None if value is None else parse_utc(value)
+
+
+class JsonField(TextField):
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else canonical_json(value)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value, so hashes over JSON are stable."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class BaseModel(Model):
+    """Every table. ``audit_entity`` names it in audit events; secrets never reach the log."""
+
+    audit_entity: ClassVar[str] = ""
+    audit_redact: ClassVar[frozenset[str]] = frozenset()
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """The row as plain JSON values, for audit before/after and the outbox."""
+        row: dict[str, Any] = {}
+        for name in self._meta.fields:
+            value = self.__data__.get(name)
+            if isinstance(value, datetime):
+                value = format_utc(value)
+            elif isinstance(value, bytes):
+                value = value.hex()
+            row[name] = value
+        return row
+
+    def audit_snapshot(self) -> dict[str, Any]:
+        row = self.snapshot()
+        for name in self.audit_redact:
+            if row.get(name) is not None:
+                row[name] = "[redacted]"
+        return row
+
+
+class ReplicatedModel(BaseModel):
+    """A table that replicates to head office through the outbox."""
+
+    schema_version: ClassVar[int] = 1
+
+    id = TextField(primary_key=True, default=uuid7_str)
+    origin_branch = TextField()
+    hlc = TextField()
+    version = IntegerField(default=1)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+    deleted_at = UtcDateTimeField(null=True)
+
+    @classmethod
+    def live(cls):
+        """Rows not soft-deleted."""
+        return cls.select().where(cls.deleted_at.is_null())
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+class Role(ReplicatedModel):
+    audit_entity = "role"
+
+    code = TextField(unique=True)
+    name = TextField()
+    description = TextField(default="")
+    permissions = JsonField(default=list)
+    head_office = BooleanField(default=False)
+    builtin = BooleanField(default=False)
+
+
+class Staff(ReplicatedModel):
+    audit_entity = "staff"
+    audit_redact = frozenset({"password_hash", "pin_hash"})
+
+    username = TextField(unique=True)
+    full_name = TextField()
+    email = TextField(default="")
+    phone = TextField(default="")
+    role_codes = JsonField(default=list)
+    password_hash = TextField()
+    pin_hash = TextField(null=True)
+    must_change_password = BooleanField(default=True)
+    active = BooleanField(default=True)
+    # Bumped on password change or deactivation so other signed-in sessions end.
+    session_epoch = IntegerField(default=0)
+
+    @property
+    def display_roles(self) -> str:
+        return ", ".join(self.role_codes)
+
+    # Flask-Login's user protocol, kept here so the web layer needs no wrapper class.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active) and self.deleted_at is None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+
+class LoginThrottle(BaseModel):
+    """Failed sign-ins per account; branch-local, so it never replicates."""
+
+    audit_entity = "login_throttle"
+
+    staff = ForeignKeyField(Staff, primary_key=True, on_delete="CASCADE")
+    failures = IntegerField(default=0)
+    locked_until = UtcDateTimeField(null=True)
+
+
+class ApiToken(BaseModel):
+    audit_entity = "api_token"
+    audit_redact = frozenset({"token_hash"})
+
+    id = TextField(primary_key=True, default=uuid7_str)
+    staff = ForeignKeyField(Staff, backref="api_tokens", on_delete="CASCADE")
+    name = TextField()
+    prefix = TextField()
+    token_hash = TextField(unique=True)
+    scopes = JsonField(default=list)
+    created_by = TextField()
+    created_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField(null=True)
+    last_used_at = UtcDateTimeField(null=True)
+    revoked_at = UtcDateTimeField(null=True)
+
+
+# --- audit, outbox, keys ----------------------------------------------------------------
+
+
+class AuditEvent(BaseModel):
+    seq = IntegerField(primary_key=True)
+    id = TextField(unique=True)
+    at = TextField()
+    kind = TextField()
+    actor_id = TextField(null=True)
+    actor_roles = TextField()
+    ip = TextField()
+    device = TextField()
+    action = TextField()
+    entity_type = TextField()
+    entity_id = TextField()
+    before = TextField(null=True)
+    after = TextField(null=True)
+    detail = TextField(null=True)
+    prev_hash = TextField()
+    hash = TextField()
+
+
+class OutboxEntry(BaseModel):
+    seq = IntegerField(primary_key=True)
+    table_name = TextField()
+    operation = TextField()
+    row_key = TextField()
+    row_json = TextField()
+    hlc = TextField()
+    schema_version = IntegerField()
+    created_at = TextField()
+
+    class Meta:
+        table_name = "outbox"
+
+
+class DataKey(BaseModel):
+    key_id = IntegerField(primary_key=True)
+    wrapped = BlobField()
+    active = BooleanField()
+    created_at = UtcDateTimeField(default=utcnow)

@@ -1,0 +1,29 @@
+"""This appliance's identity in the chain: its branch code and its hybrid logical clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from physioez.core.clock import HybridLogicalClock
+
+
+@dataclass
+class Node:
+    branch_id: str
+    clock: HybridLogicalClock
+
+
+_current: Node | None = None
+
+
+def configure_node(branch_id: str) -> Node:
+    global _current
+    if _current is None or _current.branch_id != branch_id:
+        _current = Node(branch_id, HybridLogicalClock(branch_id))
+    return _current
+
+
+def current_node() -> Node:
+    if _current is None:
+        raise RuntimeError("configure_node() must run before any replicated write")
+    return _current

@@ -1,0 +1,94 @@
+"""The path of every mutation: change the row, log the audit event, queue the outbox row.
+
+All three happen in one transaction, so head office can never receive a change that the
+branch's audit log lacks, nor the other way round.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from physioez.core.audit import Actor, record_mutation
+from physioez.core.db import require_transaction, write_transaction
+from physioez.core.models import (
+    BaseModel,
+    OutboxEntry,
+    ReplicatedModel,
+    canonical_json,
+    format_utc,
+    utcnow,
+)
+from physioez.core.node import current_node
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def create(model: type[M], actor: Actor, **fields: Any) -> M:
+    with write_transaction():
+        instance = model(**fields)
+        if isinstance(instance, ReplicatedModel):
+            node = current_node()
+            instance.origin_branch = node.branch_id
+            instance.hlc = node.clock.now().encode()
+            instance.created_at = instance.updated_at = utcnow()
+        instance.save(force_insert=True)
+        after = instance.audit_snapshot()
+        record_mutation(actor, f"{model.audit_entity}.create", model.audit_entity,
+                        _key(instance), None, after)
+        _enqueue(instance, "insert")
+    return instance
+
+
+def update(instance: M, actor: Actor, action: str | None = None, **changes: Any) -> M:
+    """Apply ``changes``; a no-op change writes nothing and returns the row unchanged."""
+    with write_transaction():
+        changed = {k: v for k, v in changes.items() if getattr(instance, k) != v}
+        if not changed:
+            return instance
+        before = instance.audit_snapshot()
+        for name, value in changed.items():
+            setattr(instance, name, value)
+        if isinstance(instance, ReplicatedModel):
+            instance.version += 1
+            instance.hlc = current_node().clock.now().encode()
+            instance.updated_at = utcnow()
+        instance.save()
+        entity = type(instance).audit_entity
+        record_mutation(actor, action or f"{entity}.update", entity, _key(instance), before,
+                        instance.audit_snapshot())
+        _enqueue(instance, "update")
+    return instance
+
+
+def soft_delete(instance: ReplicatedModel, actor: Actor) -> ReplicatedModel:
+    with write_transaction():
+        before = instance.audit_snapshot()
+        instance.deleted_at = utcnow()
+        instance.version += 1
+        instance.hlc = current_node().clock.now().encode()
+        instance.updated_at = instance.deleted_at
+        instance.save()
+        entity = type(instance).audit_entity
+        record_mutation(actor, f"{entity}.delete", entity, instance.id, before,
+                        instance.audit_snapshot())
+        _enqueue(instance, "delete")
+    return instance
+
+
+def _key(instance: BaseModel) -> str:
+    return str(instance._pk)
+
+
+def _enqueue(instance: BaseModel, operation: str) -> None:
+    if not isinstance(instance, ReplicatedModel):
+        return
+    require_transaction("An outbox row")
+    OutboxEntry.create(
+        table_name=instance._meta.table_name,
+        operation=operation,
+        row_key=instance.id,
+        row_json=canonical_json(instance.snapshot()),
+        hlc=instance.hlc,
+        schema_version=type(instance).schema_version,
+        created_at=format_utc(utcnow()),
+    )

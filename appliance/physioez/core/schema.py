@@ -1,0 +1,105 @@
+"""The core's numbered migrations. Never edit one that has shipped: add the next number."""
+
+from physioez.core.db import Migration
+
+# Columns every replicated table carries; see ReplicatedModel.
+REPLICATED_COLUMNS = """
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+"""
+
+MIGRATIONS = [
+    Migration(
+        "core.0001_identity",
+        f"""
+CREATE TABLE role (
+    {REPLICATED_COLUMNS},
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    permissions TEXT NOT NULL DEFAULT '[]',
+    head_office INTEGER NOT NULL DEFAULT 0,
+    builtin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE staff (
+    {REPLICATED_COLUMNS},
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    full_name TEXT NOT NULL,
+    email TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '',
+    role_codes TEXT NOT NULL DEFAULT '[]',
+    password_hash TEXT NOT NULL,
+    pin_hash TEXT,
+    must_change_password INTEGER NOT NULL DEFAULT 1,
+    active INTEGER NOT NULL DEFAULT 1,
+    session_epoch INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE login_throttle (
+    staff_id TEXT PRIMARY KEY NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT
+);
+CREATE TABLE api_token (
+    id TEXT PRIMARY KEY NOT NULL,
+    staff_id TEXT NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE INDEX api_token_staff ON api_token (staff_id);
+""",
+    ),
+    Migration(
+        "core.0002_audit_outbox_keys",
+        """
+CREATE TABLE audit_event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor_id TEXT,
+    actor_roles TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    device TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    detail TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_event_entity ON audit_event (entity_type, entity_id, seq);
+CREATE INDEX audit_event_at ON audit_event (at);
+CREATE INDEX audit_event_actor ON audit_event (actor_id, seq);
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_name TEXT NOT NULL,
+    operation TEXT NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),
+    row_key TEXT NOT NULL,
+    row_json TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE data_key (
+    key_id INTEGER PRIMARY KEY,
+    wrapped BLOB NOT NULL,
+    active INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+""",
+    ),
+]

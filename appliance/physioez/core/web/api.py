@@ -1,0 +1,214 @@
+"""The JSON API under ``/api/v1``: routes declared with pydantic schemas.
+
+One declaration gives three things: input validation with answers that name the offending
+fields, the permission check, and the route's entry in the OpenAPI document, so the
+document cannot drift from what the code accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from physioez import __version__
+from physioez.core.web.access import public, requires
+
+API_PREFIX = "/api/v1"
+
+
+class ErrorOut(BaseModel):
+    error: str
+    fields: dict[str, str]
+
+
+@dataclass
+class ApiOperation:
+    path: str
+    method: str
+    permission: str
+    summary: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    tag: str
+
+
+@dataclass
+class ApiRegistry:
+    operations: list[ApiOperation] = field(default_factory=list)
+
+    def openapi(self) -> dict[str, Any]:
+        schemas: dict[str, Any] = {}
+        schemas["ErrorOut"] = _schema(ErrorOut, schemas)
+        paths: dict[str, Any] = {}
+        for op in self.operations:
+            entry: dict[str, Any] = {
+                "summary": op.summary,
+                "tags": [op.tag],
+                "x-permission": op.permission,
+                "responses": {
+                    "400": _error_ref("Bad request (for example a missing CSRF token)"),
+                    "401": _error_ref("Not signed in, or the token is wrong"),
+                    "403": _error_ref("The role or token lacks the permission"),
+                    "422": _error_ref("Invalid input; `fields` names each problem"),
+                },
+            }
+            if op.body is not None:
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(op.body, schemas)}},
+                }
+            if op.query is not None:
+                entry["parameters"] = [
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": info.is_required(),
+                        "description": info.description or "",
+                        "schema": _schema(op.query, schemas)["properties"][name],
+                    }
+                    for name, info in op.query.model_fields.items()
+                ]
+            path_params = [part[1:-1].split(":")[-1] for part in op.path.split("/")
+                           if part.startswith("<")]
+            if path_params:
+                entry.setdefault("parameters", []).extend(
+                    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for name in path_params
+                )
+            ok: dict[str, Any] = {"description": "Success"}
+            if op.response is not None:
+                ok["content"] = {"application/json": {"schema": _ref(op.response, schemas)}}
+            entry["responses"][str(op.status)] = ok
+            openapi_path = _openapi_path(API_PREFIX + op.path)
+            paths.setdefault(openapi_path, {})[op.method.lower()] = entry
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "PhysioEZ appliance API", "version": __version__},
+            "servers": [{"url": "/"}],
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                },
+            },
+            "security": [{"bearer": []}, {"session": []}],
+            "paths": paths,
+        }
+
+
+def _openapi_path(rule: str) -> str:
+    parts = []
+    for part in rule.split("/"):
+        if part.startswith("<") and part.endswith(">"):
+            part = "{" + part[1:-1].split(":")[-1] + "}"
+        parts.append(part)
+    return "/".join(parts)
+
+
+def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schemas[model.__name__] = _schema(model, schemas)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _error_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+
+
+def validation_answer(error: ValidationError):
+    fields: dict[str, str] = {}
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "body"
+        fields[name] = problem["msg"]
+    names = ", ".join(fields)
+    response = jsonify(error=f"Please check: {names}.", fields=fields)
+    response.status_code = 422
+    return response
+
+
+class Api:
+    """A module's slice of the API: a blueprint plus its operations in the registry."""
+
+    def __init__(self, name: str, tag: str) -> None:
+        self.blueprint = Blueprint(f"api_{name}", __name__, url_prefix=API_PREFIX)
+        self.operations: list[ApiOperation] = []
+        self.tag = tag
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        permission: str,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register ``view(**path_args, body=..., query=...)`` returning a model or list."""
+
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def endpoint(**path_args: Any):
+                kwargs: dict[str, Any] = dict(path_args)
+                try:
+                    if body is not None:
+                        payload = request.get_json(silent=True)
+                        if not isinstance(payload, dict):
+                            return jsonify(error="Send a JSON object as the request body.",
+                                           fields={}), 400
+                        kwargs["body"] = body.model_validate(payload)
+                    if query is not None:
+                        kwargs["query"] = query.model_validate(request.args.to_dict())
+                except ValidationError as error:
+                    return validation_answer(error)
+                result = view(**kwargs)
+                if result is None:
+                    return "", status
+                if isinstance(result, BaseModel):
+                    return jsonify(result.model_dump(mode="json")), status
+                return result
+
+            guarded = requires(permission)(endpoint)
+            self.blueprint.add_url_rule(
+                path, endpoint=view.__name__, view_func=guarded, methods=[method]
+            )
+            self.operations.append(
+                ApiOperation(path, method, permission, summary, body, query, response, status,
+                             self.tag)
+            )
+            return guarded
+
+        return register
+
+
+def init_api(app: Flask, apis: list[Api]) -> None:
+    """Register each module's API blueprint and serve the OpenAPI document of them all."""
+    registry = ApiRegistry()
+    for api in apis:
+        app.register_blueprint(api.blueprint)
+        registry.operations.extend(api.operations)
+    app.extensions["physioez_api"] = registry
+
+    @public
+    def openapi_document():
+        return jsonify(registry.openapi())
+
+    app.add_url_rule(f"{API_PREFIX}/openapi.json", "openapi", openapi_document)

@@ -1,0 +1,243 @@
+"""The web shell: sign-in and out, lock screen, password and PIN, profile, home, health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from physioez import __version__
+from physioez.core import identity
+from physioez.core.db import database, migration_status
+from physioez.core.errors import ServiceError
+from physioez.core.models import Staff
+from physioez.core.permissions import REGISTRY
+from physioez.core.web.access import (
+    can,
+    current_actor,
+    current_permissions,
+    public,
+    requires,
+    safe_next,
+)
+from physioez.core.web.nav import visible_nav
+
+bp = Blueprint("shell", __name__)
+
+
+def _settings():
+    return current_app.config["PHYSIOEZ"]
+
+
+def _guard() -> identity.SignInGuard:
+    return current_app.extensions["physioez_signin_guard"]
+
+
+def _start_session(staff: Staff) -> None:
+    csrf = session.get("csrf")
+    session.clear()
+    if csrf:
+        session["csrf"] = csrf
+    login_user(staff)
+    session.permanent = True
+    session["last_seen"] = datetime.now(UTC).timestamp()
+
+
+def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    """Show a stored UTC time in the branch's time zone."""
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(_settings().branch.timezone)).strftime(fmt)
+
+
+@bp.app_context_processor
+def _shell_context():
+    permissions = current_permissions() if current_user.is_authenticated else frozenset()
+    return {
+        "settings": _settings(),
+        "nav_items": visible_nav(current_app, permissions) if permissions else [],
+        "can": can,
+        "local_time": local_time,
+        "version": __version__,
+        "socketio_client": current_app.config.get("PHYSIOEZ_SOCKETIO_CLIENT"),
+    }
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in():
+    next_page = safe_next(request.values.get("next"))
+    if current_user.is_authenticated and not session.get("locked"):
+        return redirect(next_page)
+    error = None
+    username = request.form.get("username", "")
+    if request.method == "POST":
+        try:
+            staff = _guard().sign_in(
+                current_actor(), username, request.form.get("password", ""), with_pin=False
+            )
+        except ServiceError as exc:
+            error = exc.message
+            return render_template("shell/sign_in.html", error=error, username=username,
+                                   next=next_page), exc.status
+        _start_session(staff)
+        if staff.must_change_password:
+            flash("Welcome! Choose your own password before you start.", "info")
+            return redirect(url_for("shell.change_password", next=next_page))
+        return redirect(next_page)
+    return render_template("shell/sign_in.html", error=error, username=username, next=next_page)
+
+
+@bp.route("/sign-out", methods=["POST"])
+@requires("core.shell.use")
+def sign_out():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("shell.sign_in"))
+
+
+@bp.route("/lock", methods=["GET"])
+@requires("core.shell.use")
+def lock():
+    """Lock the screen: the next person unlocks with their own PIN (quick user switch)."""
+    session["locked"] = True
+    staff = (
+        Staff.live()
+        .where(Staff.active == True, Staff.pin_hash.is_null(False))  # noqa: E712
+        .order_by(Staff.full_name)
+    )
+    return render_template(
+        "shell/lock.html",
+        staff=list(staff),
+        next=safe_next(request.args.get("next")),
+        error=None,
+        username="",
+    )
+
+
+@bp.route("/unlock", methods=["POST"])
+@requires("core.shell.use")
+def unlock():
+    next_page = safe_next(request.form.get("next"))
+    username = request.form.get("username", "")
+    try:
+        staff = _guard().sign_in(
+            current_actor(), username, request.form.get("pin", ""), with_pin=True
+        )
+    except ServiceError as exc:
+        people = Staff.live().where(
+            Staff.active == True, Staff.pin_hash.is_null(False)  # noqa: E712
+        ).order_by(Staff.full_name)
+        return render_template("shell/lock.html", staff=list(people), next=next_page,
+                               error=exc.message, username=username), exc.status
+    if staff.id != current_user.id:
+        _start_session(staff)
+    session.pop("locked", None)
+    session["last_seen"] = datetime.now(UTC).timestamp()
+    return redirect(next_page)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("core.shell.use")
+def change_password():
+    next_page = safe_next(request.values.get("next"))
+    if request.method == "POST":
+        new_password = request.form.get("password", "")
+        if new_password != request.form.get("password_repeat", ""):
+            return render_template(
+                "shell/password.html",
+                error="The two new passwords differ.",
+                field="password_repeat",
+                next=next_page,
+            ), 422
+        try:
+            staff = identity.change_own_password(
+                current_actor(),
+                current_user._get_current_object(),
+                request.form.get("current_password", ""),
+                new_password,
+                _settings().auth.password_min_length,
+            )
+        except ServiceError as exc:
+            return render_template("shell/password.html", error=exc.message, field=exc.field,
+                                   next=next_page), exc.status
+        _start_session(staff)  # The epoch changed: other sessions end, this one carries on.
+        flash("Your password is changed.", "success")
+        return redirect(next_page)
+    return render_template("shell/password.html", error=None, field=None, next=next_page)
+
+
+@bp.route("/profile", methods=["GET"])
+@requires("core.shell.use")
+def profile():
+    permissions = sorted(current_permissions())
+    return render_template(
+        "shell/profile.html",
+        staff=current_user,
+        permissions=[REGISTRY[code] for code in permissions],
+        error=None,
+        field=None,
+    )
+
+
+@bp.route("/profile/pin", methods=["POST"])
+@requires("core.shell.use")
+def set_pin():
+    try:
+        identity.set_own_pin(
+            current_actor(),
+            current_user._get_current_object(),
+            request.form.get("current_password", ""),
+            request.form.get("pin", ""),
+        )
+    except ServiceError as exc:
+        return render_template(
+            "shell/profile.html",
+            staff=current_user,
+            permissions=[REGISTRY[code] for code in sorted(current_permissions())],
+            error=exc.message,
+            field=exc.field,
+        ), exc.status
+    flash("Your PIN is set. Use it to unlock a shared screen.", "success")
+    return redirect(url_for("shell.profile"))
+
+
+@bp.route("/", methods=["GET"])
+@requires("core.shell.use")
+def home():
+    items = visible_nav(current_app, current_permissions())
+    if len(items) == 1:
+        return redirect(url_for(items[0].endpoint))
+    return render_template("shell/home.html", items=items, now=datetime.now(UTC))
+
+
+@bp.route("/healthz", methods=["GET"])
+@public
+def healthz():
+    """Unauthenticated health for monitoring: database, migrations, version; no data."""
+    report = {"version": __version__, "database": "ok", "migrations": {}}
+    status = 200
+    try:
+        database.execute_sql("SELECT 1").fetchone()
+        applied, pending = migration_status(current_app.extensions["physioez_migrations"])
+        report["migrations"] = {"applied": len(applied), "pending": pending}
+        if pending:
+            status = 503
+    except Exception as exc:  # Health must answer whatever broke.
+        report["database"] = f"error: {type(exc).__name__}"
+        status = 503
+    report["status"] = "ok" if status == 200 else "degraded"
+    return jsonify(report), status

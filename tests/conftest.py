@@ -1,0 +1,110 @@
+"""Fixtures: a fresh app and database per test, and a signed-in client per role."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from physioez.app import create_app
+from physioez.core import identity
+from physioez.core.audit import Actor
+from physioez.core.db import close_database
+from physioez.core.models import Staff
+from physioez.core.settings import Settings
+
+PASSWORD = "correct horse battery"
+CSRF = "test-csrf-token"
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    base = {
+        "paths.data_dir": tmp_path / "data",
+        "paths.key_file": tmp_path / "keys" / "kek",
+        "auth.hash_profile": "fast-insecure-for-tests",
+        "server.access_log": False,
+        "branch.id": "TEST",
+    }
+    base.update(overrides)
+    return Settings().with_overrides(base)
+
+
+class StaffClient(FlaskClient):
+    """A test client that sends the session's CSRF token, as the app's own JavaScript does."""
+
+    def open(self, *args, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("X-CSRF-Token", CSRF)
+        kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    app.test_client_class = StaffClient
+    app.config["TESTING"] = True
+    yield app
+    close_database()
+
+
+@pytest.fixture
+def system_actor() -> Actor:
+    return Actor.system("tests")
+
+
+@pytest.fixture
+def make_staff(app, system_actor) -> Callable[..., Staff]:
+    counter = iter(range(1, 10_000))
+
+    def make(*roles: str, username: str | None = None, pin: str | None = "4826",
+             must_change_password: bool = False) -> Staff:
+        with app.app_context():
+            return identity.create_staff(
+                system_actor,
+                username=username or f"{roles[0].replace('_', '')}{next(counter)}",
+                full_name=f"Test {' '.join(roles).title()}",
+                role_codes=list(roles),
+                password=PASSWORD,
+                min_password_length=10,
+                pin=pin,
+                must_change_password=must_change_password,
+            )
+
+    return make
+
+
+def sign_in_client(client: FlaskClient, staff: Staff) -> FlaskClient:
+    """Put a signed-in session straight into the cookie (real sign-in has its own tests)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = staff.get_id()
+        session["_fresh"] = True
+        session["csrf"] = CSRF
+        session["last_seen"] = time.time()
+    return client
+
+
+@pytest.fixture
+def client_for(app, make_staff) -> Callable[[str], FlaskClient]:
+    def for_role(role: str) -> FlaskClient:
+        client = app.test_client()
+        client.staff = make_staff(role)
+        return sign_in_client(client, client.staff)
+
+    return for_role
+
+
+@pytest.fixture
+def anon(app) -> FlaskClient:
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf"] = CSRF
+    return client
