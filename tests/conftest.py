@@ -65,8 +65,12 @@ def system_actor() -> Actor:
 def make_staff(app, system_actor) -> Callable[..., Staff]:
     counter = iter(range(1, 10_000))
 
-    def make(*roles: str, username: str | None = None, pin: str | None = "4826",
-             must_change_password: bool = False) -> Staff:
+    def make(
+        *roles: str,
+        username: str | None = None,
+        pin: str | None = "4826",
+        must_change_password: bool = False,
+    ) -> Staff:
         with app.app_context():
             return identity.create_staff(
                 system_actor,
@@ -102,9 +106,14 @@ def client_for(app, make_staff) -> Callable[[str], FlaskClient]:
     return for_role
 
 
-@pytest.fixture
-def anon(app) -> FlaskClient:
+def anonymous_client(app) -> FlaskClient:
+    """A browser that has opened the sign-in page (so its session holds a CSRF token)."""
     client = app.test_client()
     with client.session_transaction() as session:
         session["csrf"] = CSRF
     return client
+
+
+@pytest.fixture
+def anon(app) -> FlaskClient:
+    return anonymous_client(app)

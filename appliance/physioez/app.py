@@ -17,6 +17,7 @@ from types import ModuleType
 from flask import Flask
 
 from physioez import admin, reception
+from physioez.admin.api import api as admin_api
 from physioez.core import identity, schema
 from physioez.core.audit import Actor
 from physioez.core.db import Migration, migrate, open_database
@@ -45,7 +46,7 @@ def all_migrations() -> list[Migration]:
 
 
 def module_apis() -> list[Api]:
-    return [shell_api, admin.api()]
+    return [shell_api, admin_api]
 
 
 def configure_logging(level: str) -> None:

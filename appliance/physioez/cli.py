@@ -67,7 +67,8 @@ def serve(host: str | None, port: int | None) -> None:
 def migrate() -> None:
     """Apply pending database migrations (also done at every start)."""
     from physioez.app import all_migrations
-    from physioez.core.db import migrate as run, migration_status, open_database
+    from physioez.core.db import migrate as run
+    from physioez.core.db import migration_status, open_database
 
     settings = _settings()
     open_database(settings.paths.database, settings.database.busy_timeout_ms)
@@ -111,7 +112,8 @@ def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Add demo accounts (and later: patients, appointments) for an evaluation box."""
-    from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo as seed
+    from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from physioez.demo import seed_demo as seed
 
     settings = _boot()
     created = seed(settings.auth.password_min_length)
@@ -161,16 +163,30 @@ def audit_history(entity: str, entity_id: str, at_text: str | None) -> None:
         try:
             at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
         except ValueError:
-            raise click.BadParameter("use ISO 8601, e.g. 2026-11-23T10:00Z", param_hint="--at")
+            raise click.BadParameter(
+                "use ISO 8601, e.g. 2026-11-23T10:00Z", param_hint="--at"
+            ) from None
         if at.tzinfo is None:
-            raise click.BadParameter("add a UTC offset or Z, e.g. 2026-11-23T10:00Z",
-                                     param_hint="--at")
+            raise click.BadParameter(
+                "add a UTC offset or Z, e.g. 2026-11-23T10:00Z", param_hint="--at"
+            )
     state = state_at(entity, entity_id, at)
     if state.state is None:
         raise click.ClickException(f"{entity} {entity_id} did not exist at {at.isoformat()}.")
-    click.echo(json.dumps({"entity": entity, "id": entity_id, "at": at.isoformat(),
-                           "deleted": not state.exists, "as_of_event": state.as_of_event,
-                           "state": state.state}, indent=2, sort_keys=True))
+    click.echo(
+        json.dumps(
+            {
+                "entity": entity,
+                "id": entity_id,
+                "at": at.isoformat(),
+                "deleted": not state.exists,
+                "as_of_event": state.as_of_event,
+                "state": state.state,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
 
 
 @main.group()

@@ -14,7 +14,7 @@ from physioez.core import identity
 from physioez.core.audit import Actor
 from physioez.core.models import Staff
 
-DEMO_PASSWORD = "physioez-demo"
+DEMO_PASSWORD = "physioez-demo"  # noqa: S105 - printed for demo boxes on purpose
 
 
 @dataclass(frozen=True)

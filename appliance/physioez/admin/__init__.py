@@ -14,10 +14,4 @@ def init_module(app: Flask) -> None:
     register_nav(app, *views.NAV)
 
 
-def api():
-    from physioez.admin.api import api as admin_api
-
-    return admin_api
-
-
 MIGRATIONS: list = []

@@ -20,15 +20,28 @@ def _min_password() -> int:
     return current_app.config["PHYSIOEZ"].auth.password_min_length
 
 
-@api.route("/staff", "GET", permission="admin.staff.read", summary="List staff",
-           query=schemas.StaffQuery, response=schemas.StaffList)
+@api.route(
+    "/staff",
+    "GET",
+    permission="admin.staff.read",
+    summary="List staff",
+    query=schemas.StaffQuery,
+    response=schemas.StaffList,
+)
 def list_staff(query: schemas.StaffQuery):
     found = services.list_staff(query.search, query.role, query.include_inactive)
     return schemas.StaffList(staff=[schemas.StaffOut.of(s) for s in found])
 
 
-@api.route("/staff", "POST", permission="admin.staff.manage", summary="Create a staff account",
-           body=schemas.StaffCreateIn, response=schemas.StaffOut, status=201)
+@api.route(
+    "/staff",
+    "POST",
+    permission="admin.staff.manage",
+    summary="Create a staff account",
+    body=schemas.StaffCreateIn,
+    response=schemas.StaffOut,
+    status=201,
+)
 def create_staff(body: schemas.StaffCreateIn):
     staff = identity.create_staff(
         current_actor(),
@@ -43,23 +56,38 @@ def create_staff(body: schemas.StaffCreateIn):
     return schemas.StaffOut.of(staff)
 
 
-@api.route("/staff/<staff_id>", "GET", permission="admin.staff.read",
-           summary="One staff account", response=schemas.StaffOut)
+@api.route(
+    "/staff/<staff_id>",
+    "GET",
+    permission="admin.staff.read",
+    summary="One staff account",
+    response=schemas.StaffOut,
+)
 def get_staff(staff_id: str):
     return schemas.StaffOut.of(identity.get_staff(staff_id))
 
 
-@api.route("/staff/<staff_id>/roles", "PUT", permission="admin.staff.manage",
-           summary="Replace a staff member's roles", body=schemas.StaffRolesIn,
-           response=schemas.StaffOut)
+@api.route(
+    "/staff/<staff_id>/roles",
+    "PUT",
+    permission="admin.staff.manage",
+    summary="Replace a staff member's roles",
+    body=schemas.StaffRolesIn,
+    response=schemas.StaffOut,
+)
 def set_staff_roles(staff_id: str, body: schemas.StaffRolesIn):
     staff = identity.assign_roles(current_actor(), identity.get_staff(staff_id), body.roles)
     return schemas.StaffOut.of(staff)
 
 
-@api.route("/staff/<staff_id>/password-reset", "POST", permission="admin.staff.manage",
-           summary="Set a temporary password (changed at next sign-in)",
-           body=schemas.PasswordResetIn, response=schemas.StaffOut)
+@api.route(
+    "/staff/<staff_id>/password-reset",
+    "POST",
+    permission="admin.staff.manage",
+    summary="Set a temporary password (changed at next sign-in)",
+    body=schemas.PasswordResetIn,
+    response=schemas.StaffOut,
+)
 def reset_staff_password(staff_id: str, body: schemas.PasswordResetIn):
     staff = identity.reset_password(
         current_actor(), identity.get_staff(staff_id), body.password, _min_password()
@@ -67,48 +95,82 @@ def reset_staff_password(staff_id: str, body: schemas.PasswordResetIn):
     return schemas.StaffOut.of(staff)
 
 
-@api.route("/staff/<staff_id>/active", "PUT", permission="admin.staff.manage",
-           summary="Activate or deactivate an account", body=schemas.StaffActiveIn,
-           response=schemas.StaffOut)
+@api.route(
+    "/staff/<staff_id>/active",
+    "PUT",
+    permission="admin.staff.manage",
+    summary="Activate or deactivate an account",
+    body=schemas.StaffActiveIn,
+    response=schemas.StaffOut,
+)
 def set_staff_active(staff_id: str, body: schemas.StaffActiveIn):
     staff = identity.set_active(current_actor(), identity.get_staff(staff_id), body.active)
     return schemas.StaffOut.of(staff)
 
 
-@api.route("/roles", "GET", permission="admin.staff.read", summary="Roles and their permissions",
-           response=schemas.RoleList)
+@api.route(
+    "/roles",
+    "GET",
+    permission="admin.staff.read",
+    summary="Roles and their permissions",
+    response=schemas.RoleList,
+)
 def list_roles():
     return schemas.RoleList(roles=[schemas.RoleOut.of(r) for r in services.list_roles()])
 
 
-@api.route("/roles/<code>/permissions", "PUT", permission="admin.roles.manage",
-           summary="Replace a role's permissions", body=schemas.RolePermissionsIn,
-           response=schemas.RoleOut)
+@api.route(
+    "/roles/<code>/permissions",
+    "PUT",
+    permission="admin.roles.manage",
+    summary="Replace a role's permissions",
+    body=schemas.RolePermissionsIn,
+    response=schemas.RoleOut,
+)
 def set_role_permissions(code: str, body: schemas.RolePermissionsIn):
     role = services.get_role(code)
     if role is None:
         raise NotFound(f"No role with code '{code}'.")
-    return schemas.RoleOut.of(identity.set_role_permissions(current_actor(), role,
-                                                            body.permissions))
+    return schemas.RoleOut.of(
+        identity.set_role_permissions(current_actor(), role, body.permissions)
+    )
 
 
-@api.route("/permissions", "GET", permission="admin.staff.read",
-           summary="Every permission in the registry", response=schemas.PermissionList)
+@api.route(
+    "/permissions",
+    "GET",
+    permission="admin.staff.read",
+    summary="Every permission in the registry",
+    response=schemas.PermissionList,
+)
 def list_permissions():
-    return schemas.PermissionList(permissions=[
-        schemas.PermissionOut(code=p.code, description=p.description) for p in REGISTRY.values()
-    ])
+    return schemas.PermissionList(
+        permissions=[
+            schemas.PermissionOut(code=p.code, description=p.description) for p in REGISTRY.values()
+        ]
+    )
 
 
-@api.route("/tokens", "GET", permission="admin.tokens.manage", summary="Active API tokens",
-           response=schemas.TokenList)
+@api.route(
+    "/tokens",
+    "GET",
+    permission="admin.tokens.manage",
+    summary="Active API tokens",
+    response=schemas.TokenList,
+)
 def list_tokens():
     return schemas.TokenList(tokens=[schemas.TokenOut.of(t) for t in services.list_tokens()])
 
 
-@api.route("/tokens", "POST", permission="admin.tokens.manage",
-           summary="Create an API token (its secret is returned once)",
-           body=schemas.TokenCreateIn, response=schemas.TokenCreatedOut, status=201)
+@api.route(
+    "/tokens",
+    "POST",
+    permission="admin.tokens.manage",
+    summary="Create an API token (its secret is returned once)",
+    body=schemas.TokenCreateIn,
+    response=schemas.TokenCreatedOut,
+    status=201,
+)
 def create_token(body: schemas.TokenCreateIn):
     token, secret = identity.create_api_token(
         current_actor(),
@@ -120,8 +182,13 @@ def create_token(body: schemas.TokenCreateIn):
     return schemas.TokenCreatedOut(token=schemas.TokenOut.of(token), secret=secret)
 
 
-@api.route("/tokens/<token_id>", "DELETE", permission="admin.tokens.manage",
-           summary="Revoke an API token", response=schemas.TokenOut)
+@api.route(
+    "/tokens/<token_id>",
+    "DELETE",
+    permission="admin.tokens.manage",
+    summary="Revoke an API token",
+    response=schemas.TokenOut,
+)
 def revoke_token(token_id: str):
     token = ApiToken.get_or_none(ApiToken.id == token_id)
     if token is None:
@@ -129,13 +196,24 @@ def revoke_token(token_id: str):
     return schemas.TokenOut.of(identity.revoke_api_token(current_actor(), token))
 
 
-@api.route("/audit", "GET", permission="admin.audit.read", summary="Search the audit log",
-           query=schemas.AuditQuery, response=schemas.AuditPageOut)
+@api.route(
+    "/audit",
+    "GET",
+    permission="admin.audit.read",
+    summary="Search the audit log",
+    query=schemas.AuditQuery,
+    response=schemas.AuditPageOut,
+)
 def search_audit(query: schemas.AuditQuery):
     page = services.search_audit(
         services.AuditFilter(
-            actor_id=query.actor_id, action=query.action, entity_type=query.entity_type,
-            entity_id=query.entity_id, kind=query.kind, since=query.since, until=query.until,
+            actor_id=query.actor_id,
+            action=query.action,
+            entity_type=query.entity_type,
+            entity_id=query.entity_id,
+            kind=query.kind,
+            since=query.since,
+            until=query.until,
         ),
         before_seq=query.before_seq,
         limit=query.limit,
@@ -146,13 +224,19 @@ def search_audit(query: schemas.AuditQuery):
     )
 
 
-@api.route("/audit/verify", "GET", permission="admin.audit.read",
-           summary="Verify the audit hash chain", response=schemas.VerifyOut)
+@api.route(
+    "/audit/verify",
+    "GET",
+    permission="admin.audit.read",
+    summary="Verify the audit hash chain",
+    response=schemas.VerifyOut,
+)
 def verify_audit():
     result = verify_chain()
     bad = result.first_break
     return schemas.VerifyOut(
-        ok=result.ok, checked=result.checked,
+        ok=result.ok,
+        checked=result.checked,
         first_bad_seq=bad.seq if bad else None,
         first_bad_event=bad.event_id if bad else None,
         reason=bad.reason if bad else None,

@@ -89,8 +89,13 @@ class RoleOut(BaseModel):
 
     @classmethod
     def of(cls, role: Role) -> RoleOut:
-        return cls(code=role.code, name=role.name, description=role.description,
-                   permissions=role.permissions, head_office=role.head_office)
+        return cls(
+            code=role.code,
+            name=role.name,
+            description=role.description,
+            permissions=role.permissions,
+            head_office=role.head_office,
+        )
 
 
 class RoleList(BaseModel):
@@ -132,10 +137,17 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
-        return cls(id=token.id, staff_id=token.staff_id, name=token.name, prefix=token.prefix,
-                   scopes=token.scopes, created_at=token.created_at,
-                   expires_at=token.expires_at, last_used_at=token.last_used_at,
-                   revoked_at=token.revoked_at)
+        return cls(
+            id=token.id,
+            staff_id=token.staff_id,
+            name=token.name,
+            prefix=token.prefix,
+            scopes=token.scopes,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+        )
 
 
 class TokenList(BaseModel):
@@ -179,10 +191,21 @@ class AuditEventOut(BaseModel):
 
     @classmethod
     def of(cls, event: AuditEvent, values: dict[str, Any]) -> AuditEventOut:
-        return cls(seq=event.seq, id=event.id, at=event.at, kind=event.kind,
-                   actor_id=event.actor_id, actor_roles=event.actor_roles, ip=event.ip,
-                   device=event.device, action=event.action, entity_type=event.entity_type,
-                   entity_id=event.entity_id, hash=event.hash, **values)
+        return cls(
+            seq=event.seq,
+            id=event.id,
+            at=event.at,
+            kind=event.kind,
+            actor_id=event.actor_id,
+            actor_roles=event.actor_roles,
+            ip=event.ip,
+            device=event.device,
+            action=event.action,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            hash=event.hash,
+            **values,
+        )
 
 
 class AuditPageOut(BaseModel):

@@ -17,7 +17,7 @@ def list_staff(search: str = "", role: str = "", include_inactive: bool = False)
         query = query.where(Staff.active == True)  # noqa: E712
     if search.strip():
         pattern = f"%{search.strip()}%"
-        query = query.where(Staff.full_name ** pattern | Staff.username ** pattern)
+        query = query.where(Staff.full_name**pattern | Staff.username**pattern)
     staff = list(query)
     if role:
         staff = [member for member in staff if role in member.role_codes]
@@ -99,8 +99,11 @@ def changed_fields(event: AuditEvent) -> list[tuple[str, Any, Any]]:
     before = values["before"] or {}
     after = values["after"] or {}
     names = sorted(set(before) | set(after))
-    return [(name, before.get(name), after.get(name)) for name in names
-            if before.get(name) != after.get(name)]
+    return [
+        (name, before.get(name), after.get(name))
+        for name in names
+        if before.get(name) != after.get(name)
+    ]
 
 
 def staff_names() -> dict[str, str]:

@@ -146,8 +146,9 @@ def staff_roles(staff_id: str):
 def staff_password(staff_id: str):
     staff = identity.get_staff(staff_id)
     try:
-        identity.reset_password(current_actor(), staff, request.form.get("password", ""),
-                                _min_password())
+        identity.reset_password(
+            current_actor(), staff, request.form.get("password", ""), _min_password()
+        )
     except ServiceError as exc:
         return _staff_page(staff, exc, exc.status)
     flash(
@@ -186,16 +187,14 @@ def staff_unlock(staff_id: str):
 @bp.get("/roles")
 @requires("admin.staff.read")
 def role_list():
-    return render_template("admin/role_list.html", roles=services.list_roles(),
-                           registry=REGISTRY)
+    return render_template("admin/role_list.html", roles=services.list_roles(), registry=REGISTRY)
 
 
 def _role_page(role, error: str | None = None, status: int = 200):
     grouped: dict[str, list] = {}
     for permission in REGISTRY.values():
         grouped.setdefault(permission.module, []).append(permission)
-    return render_template("admin/role_edit.html", role=role, grouped=grouped,
-                           error=error), status
+    return render_template("admin/role_edit.html", role=role, grouped=grouped, error=error), status
 
 
 def _role_or_404(code: str):
@@ -280,8 +279,9 @@ def audit_log():
             action=args.get("action", "")[:80],
             entity_type=args.get("entity_type", "")[:40],
             entity_id=args.get("entity_id", "")[:64],
-            kind=args.get("kind", "") if args.get("kind") in ("mutation", "read",
-                                                              "security") else "",
+            kind=args.get("kind", "")
+            if args.get("kind") in ("mutation", "read", "security")
+            else "",
             since=_parse_local(args.get("since", ""), "since"),
             until=_parse_local(args.get("until", ""), "until"),
         )
@@ -325,5 +325,11 @@ def audit_history():
             state = state_at(entity_type, entity_id, at)
         except ServiceError as exc:
             error = exc.message
-    return render_template("admin/audit_history.html", state=state, error=error,
-                           entity_type=entity_type, entity_id=entity_id, at=at_text)
+    return render_template(
+        "admin/audit_history.html",
+        state=state,
+        error=error,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        at=at_text,
+    )

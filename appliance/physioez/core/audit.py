@@ -97,9 +97,7 @@ def _append(
         "detail": _dump(detail),
     }
     prev_hash = _tip_hash()
-    event = AuditEvent.create(
-        **fields, prev_hash=prev_hash, hash=_event_hash(prev_hash, fields)
-    )
+    event = AuditEvent.create(**fields, prev_hash=prev_hash, hash=_event_hash(prev_hash, fields))
     return event
 
 
@@ -119,9 +117,14 @@ def record_mutation(
 def record_read(actor: Actor, entity_type: str, entity_id: str, purpose: str) -> None:
     """Log that ``actor`` opened a sensitive record (clinical notes, documents)."""
     with write_transaction():
-        _append("read", actor, f"{entity_type}.read", entity_type, entity_id, detail={
-            "purpose": purpose
-        })
+        _append(
+            "read",
+            actor,
+            f"{entity_type}.read",
+            entity_type,
+            entity_id,
+            detail={"purpose": purpose},
+        )
 
 
 def record_security(
@@ -156,10 +159,7 @@ def _iter_events(batch: int = 5000) -> Iterator[AuditEvent]:
     last = 0
     while True:
         rows = list(
-            AuditEvent.select()
-            .where(AuditEvent.seq > last)
-            .order_by(AuditEvent.seq)
-            .limit(batch)
+            AuditEvent.select().where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
         )
         if not rows:
             return

@@ -150,4 +150,3 @@ def migrate(
             )
         done.append(migration.id)
     return done
-

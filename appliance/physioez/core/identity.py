@@ -32,11 +32,15 @@ from physioez.core.permissions import DEFAULT_ROLES, REGISTRY
 # --- secret hashing -------------------------------------------------------------------------
 
 _HASH_PROFILES = {
-    "interactive": (nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
-                    nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE),
+    "interactive": (
+        nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+        nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
+    ),
     "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
-    "fast-insecure-for-tests": (nacl.pwhash.argon2id.OPSLIMIT_MIN,
-                                nacl.pwhash.argon2id.MEMLIMIT_MIN),
+    "fast-insecure-for-tests": (
+        nacl.pwhash.argon2id.OPSLIMIT_MIN,
+        nacl.pwhash.argon2id.MEMLIMIT_MIN,
+    ),
 }
 _hash_cost = _HASH_PROFILES["interactive"]
 
@@ -160,6 +164,15 @@ def get_staff(staff_id: str) -> Staff:
 
 def find_staff_by_username(username: str) -> Staff | None:
     return Staff.live().where(Staff.username == username.strip().lower()).first()
+
+
+def staff_who_can_unlock() -> list[Staff]:
+    """Active staff with a PIN: the people a locked shared screen offers to switch to."""
+    return list(
+        Staff.live()
+        .where(Staff.active == True, Staff.pin_hash.is_null(False))  # noqa: E712
+        .order_by(Staff.full_name)
+    )
 
 
 def create_staff(
@@ -290,7 +303,8 @@ def update_profile(actor: Actor, staff: Staff, full_name: str, email: str, phone
 
 def _refuse_if_last_owner(staff: Staff, verb: str) -> None:
     owners = [
-        s for s in Staff.live().where(Staff.active == True)  # noqa: E712 (peewee expression)
+        s
+        for s in Staff.live().where(Staff.active == True)  # noqa: E712 (peewee expression)
         if "owner" in s.role_codes
     ]
     if len(owners) <= 1 and owners and owners[0].id == staff.id:
@@ -380,15 +394,19 @@ class SignInGuard:
             _spend_hash_time(secret)
             self.ip_limiter.fail(actor.ip)
             record_security(
-                actor, "auth.sign_in_failed", "staff", username.strip().lower()[:64] or "-",
+                actor,
+                "auth.sign_in_failed",
+                "staff",
+                username.strip().lower()[:64] or "-",
                 {"method": method, "reason": "unknown or inactive account"},
             )
             raise InvalidInput(_wrong_secret_message(with_pin))
         locked_until = self._locked_until(staff)
         if locked_until:
             self.ip_limiter.fail(actor.ip)
-            record_security(actor, "auth.sign_in_refused_locked", "staff", staff.id,
-                            {"method": method})
+            record_security(
+                actor, "auth.sign_in_refused_locked", "staff", staff.id, {"method": method}
+            )
             raise Forbidden(_locked_message(locked_until))
         stored = staff.pin_hash if with_pin else staff.password_hash
         if with_pin and not stored:
@@ -428,11 +446,21 @@ class SignInGuard:
             if locked:
                 throttle.locked_until = utcnow() + timedelta(minutes=self.policy.lockout_minutes)
             throttle.save()
-        record_security(actor, "auth.sign_in_failed", "staff", staff.id,
-                        {"method": method, "failures": throttle.failures})
+        record_security(
+            actor,
+            "auth.sign_in_failed",
+            "staff",
+            staff.id,
+            {"method": method, "failures": throttle.failures},
+        )
         if locked:
-            record_security(actor, "auth.account_locked", "staff", staff.id,
-                            {"until": throttle.locked_until.isoformat()})
+            record_security(
+                actor,
+                "auth.account_locked",
+                "staff",
+                staff.id,
+                {"until": throttle.locked_until.isoformat()},
+            )
             return throttle.locked_until
         return None
 
@@ -467,7 +495,7 @@ def account_locked_until(staff: Staff) -> datetime | None:
 
 # --- API tokens -------------------------------------------------------------------------------
 
-TOKEN_PREFIX = "pez_"
+TOKEN_PREFIX = "pez_"  # noqa: S105 - a public marker, not a secret
 
 
 def _token_digest(token: str) -> str:

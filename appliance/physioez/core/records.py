@@ -33,8 +33,9 @@ def create(model: type[M], actor: Actor, **fields: Any) -> M:
             instance.created_at = instance.updated_at = utcnow()
         instance.save(force_insert=True)
         after = instance.audit_snapshot()
-        record_mutation(actor, f"{model.audit_entity}.create", model.audit_entity,
-                        _key(instance), None, after)
+        record_mutation(
+            actor, f"{model.audit_entity}.create", model.audit_entity, _key(instance), None, after
+        )
         _enqueue(instance, "insert")
     return instance
 
@@ -54,8 +55,14 @@ def update(instance: M, actor: Actor, action: str | None = None, **changes: Any)
             instance.updated_at = utcnow()
         instance.save()
         entity = type(instance).audit_entity
-        record_mutation(actor, action or f"{entity}.update", entity, _key(instance), before,
-                        instance.audit_snapshot())
+        record_mutation(
+            actor,
+            action or f"{entity}.update",
+            entity,
+            _key(instance),
+            before,
+            instance.audit_snapshot(),
+        )
         _enqueue(instance, "update")
     return instance
 
@@ -69,8 +76,9 @@ def soft_delete(instance: ReplicatedModel, actor: Actor) -> ReplicatedModel:
         instance.updated_at = instance.deleted_at
         instance.save()
         entity = type(instance).audit_entity
-        record_mutation(actor, f"{entity}.delete", entity, instance.id, before,
-                        instance.audit_snapshot())
+        record_mutation(
+            actor, f"{entity}.delete", entity, instance.id, before, instance.audit_snapshot()
+        )
         _enqueue(instance, "delete")
     return instance
 

@@ -34,7 +34,7 @@ class BranchSettings(_Section):
     id: str = Field(
         "BR01",
         pattern=r"^[A-Z0-9]{2,8}$",
-        description="Short branch code (2-8 capital letters or digits); prefixes MRNs and invoices.",
+        description="Branch code (2-8 capitals or digits); prefixes MRNs and invoice numbers.",
     )
     name: str = Field("PhysioEZ Clinic", min_length=1, description="Branch name shown to staff.")
     timezone: str = Field(

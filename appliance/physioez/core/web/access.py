@@ -30,8 +30,7 @@ login_manager.session_protection = "basic"
 # Pages a signed-in person may still reach while their screen is locked or while they must
 # choose a new password first.
 LOCKED_ALLOWED = {"shell.lock", "shell.unlock", "shell.sign_out"}
-PASSWORD_CHANGE_ALLOWED = {"shell.change_password", "shell.sign_out", "shell.lock",
-                           "shell.unlock"}
+PASSWORD_CHANGE_ALLOWED = {"shell.change_password", "shell.sign_out", "shell.lock", "shell.unlock"}
 
 
 def requires(permission: str) -> Callable[[F], F]:
@@ -97,6 +96,8 @@ def safe_next(target: str | None, fallback: str = "/") -> str:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> Staff | None:
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return None  # A token request is judged by its token alone, never by a cookie.
     staff_id, _, epoch = user_id.partition(":")
     staff = Staff.get_or_none(Staff.id == staff_id)
     if staff is None or not staff.is_active or str(staff.session_epoch) != epoch:
@@ -141,10 +142,13 @@ def enforce_access():
         return _refuse(403, "This page is not available.")
     if permission == PUBLIC:
         return None
+    authenticated = current_user.is_authenticated  # Runs the session or token loader.
     if request.headers.get("Authorization", "").startswith("Bearer ") and not g.get("via_token"):
         return _refuse(401, "The API token is missing, wrong, expired or revoked.")
-    if not current_user.is_authenticated:
-        return _refuse(401, "Please sign in.", url_for("shell.sign_in", next=request.full_path.rstrip("?")))
+    if not authenticated:
+        return _refuse(
+            401, "Please sign in.", url_for("shell.sign_in", next=request.full_path.rstrip("?"))
+        )
     if not g.get("via_token"):
         refused = _check_session_state(endpoint)
         if refused is not None:
@@ -161,20 +165,24 @@ def _check_session_state(endpoint: str):
     if now - last_seen > idle_limit:
         session["locked"] = True
     if session.get("locked") and endpoint not in LOCKED_ALLOWED:
-        return _refuse(401, "The screen is locked. Unlock it with your PIN.",
-                       url_for("shell.lock", next=_current_page()))
+        return _refuse(
+            401,
+            "The screen is locked. Unlock it with your PIN.",
+            url_for("shell.lock", next=_current_page()),
+        )
     if not session.get("locked"):
         session["last_seen"] = now
     if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ALLOWED:
-        return _refuse(403, "Choose a new password before you continue.",
-                       url_for("shell.change_password"))
+        return _refuse(
+            403, "Choose a new password before you continue.", url_for("shell.change_password")
+        )
     return None
 
 
 def _current_page() -> str:
     if request.method == "GET" and not is_api_request():
         return request.full_path.rstrip("?")
-    return request.referrer and urlsplit(request.referrer).path or "/"
+    return (request.referrer and urlsplit(request.referrer).path) or "/"
 
 
 def new_csrf_token() -> str:

@@ -75,8 +75,9 @@ class ApiRegistry:
                     }
                     for name, info in op.query.model_fields.items()
                 ]
-            path_params = [part[1:-1].split(":")[-1] for part in op.path.split("/")
-                           if part.startswith("<")]
+            path_params = [
+                part[1:-1].split(":")[-1] for part in op.path.split("/") if part.startswith("<")
+            ]
             if path_params:
                 entry.setdefault("parameters", []).extend(
                     {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -172,8 +173,9 @@ class Api:
                     if body is not None:
                         payload = request.get_json(silent=True)
                         if not isinstance(payload, dict):
-                            return jsonify(error="Send a JSON object as the request body.",
-                                           fields={}), 400
+                            return jsonify(
+                                error="Send a JSON object as the request body.", fields={}
+                            ), 400
                         kwargs["body"] = body.model_validate(payload)
                     if query is not None:
                         kwargs["query"] = query.model_validate(request.args.to_dict())
@@ -191,8 +193,9 @@ class Api:
                 path, endpoint=view.__name__, view_func=guarded, methods=[method]
             )
             self.operations.append(
-                ApiOperation(path, method, permission, summary, body, query, response, status,
-                             self.tag)
+                ApiOperation(
+                    path, method, permission, summary, body, query, response, status, self.tag
+                )
             )
             return guarded
 

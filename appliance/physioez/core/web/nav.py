@@ -26,5 +26,6 @@ def register_nav(app: Flask, *items: NavItem) -> None:
 
 
 def visible_nav(app: Flask, permissions: frozenset[str]) -> list[NavItem]:
-    return [item for item in app.extensions.get("physioez_nav", [])
-            if item.permission in permissions]
+    return [
+        item for item in app.extensions.get("physioez_nav", []) if item.permission in permissions
+    ]

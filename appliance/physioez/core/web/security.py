@@ -137,8 +137,9 @@ def _handle_service_error(error: ServiceError):
 def _handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return _handle_http_error(error)
-    logging.getLogger("physioez").exception("unhandled error on %s %s", request.method,
-                                            request.path)
+    logging.getLogger("physioez").exception(
+        "unhandled error on %s %s", request.method, request.path
+    )
     if is_api_request():
         return jsonify(error=ERROR_ADVICE[500][1], fields={}), 500
     return error_page(500)

@@ -90,8 +90,9 @@ def sign_in():
             )
         except ServiceError as exc:
             error = exc.message
-            return render_template("shell/sign_in.html", error=error, username=username,
-                                   next=next_page), exc.status
+            return render_template(
+                "shell/sign_in.html", error=error, username=username, next=next_page
+            ), exc.status
         _start_session(staff)
         if staff.must_change_password:
             flash("Welcome! Choose your own password before you start.", "info")
@@ -109,23 +110,26 @@ def sign_out():
     return redirect(url_for("shell.sign_in"))
 
 
+def _lock_page(next_page: str, error: str | None = None, username: str = "", status: int = 200):
+    return render_template(
+        "shell/lock.html",
+        staff=identity.staff_who_can_unlock(),
+        next=next_page,
+        error=error,
+        username=username,
+    ), status
+
+
 @bp.route("/lock", methods=["GET"])
 @requires("core.shell.use")
 def lock():
-    """Lock the screen: the next person unlocks with their own PIN (quick user switch)."""
+    """Lock the screen: the next person unlocks with their own PIN (quick user switch).
+
+    A GET, so the idle timer can simply navigate here; it only ever locks the caller's own
+    session, which is harmless if triggered from elsewhere.
+    """
     session["locked"] = True
-    staff = (
-        Staff.live()
-        .where(Staff.active == True, Staff.pin_hash.is_null(False))  # noqa: E712
-        .order_by(Staff.full_name)
-    )
-    return render_template(
-        "shell/lock.html",
-        staff=list(staff),
-        next=safe_next(request.args.get("next")),
-        error=None,
-        username="",
-    )
+    return _lock_page(safe_next(request.args.get("next")))
 
 
 @bp.route("/unlock", methods=["POST"])
@@ -138,11 +142,7 @@ def unlock():
             current_actor(), username, request.form.get("pin", ""), with_pin=True
         )
     except ServiceError as exc:
-        people = Staff.live().where(
-            Staff.active == True, Staff.pin_hash.is_null(False)  # noqa: E712
-        ).order_by(Staff.full_name)
-        return render_template("shell/lock.html", staff=list(people), next=next_page,
-                               error=exc.message, username=username), exc.status
+        return _lock_page(next_page, exc.message, username, exc.status)
     if staff.id != current_user.id:
         _start_session(staff)
     session.pop("locked", None)
@@ -172,8 +172,9 @@ def change_password():
                 _settings().auth.password_min_length,
             )
         except ServiceError as exc:
-            return render_template("shell/password.html", error=exc.message, field=exc.field,
-                                   next=next_page), exc.status
+            return render_template(
+                "shell/password.html", error=exc.message, field=exc.field, next=next_page
+            ), exc.status
         _start_session(staff)  # The epoch changed: other sessions end, this one carries on.
         flash("Your password is changed.", "success")
         return redirect(next_page)

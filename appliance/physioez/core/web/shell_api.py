@@ -20,9 +20,13 @@ class MeOut(BaseModel):
     must_change_password: bool
 
 
-@api.route("/me", "GET", permission="core.shell.use",
-           summary="The signed-in staff member (or token owner) and their permissions",
-           response=MeOut)
+@api.route(
+    "/me",
+    "GET",
+    permission="core.shell.use",
+    summary="The signed-in staff member (or token owner) and their permissions",
+    response=MeOut,
+)
 def me():
     return MeOut(
         id=current_user.id,

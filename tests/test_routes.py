@@ -1,0 +1,114 @@
+"""Every route declares a permission, and every default role gets exactly what it should."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from physioez.core import identity, records
+from physioez.core.models import Role
+from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
+from physioez.core.web.access import declared_permission
+from tests.conftest import sign_in_client
+
+# Routes that need no sign-in, by design; anything else without a declaration fails.
+EXPECTED_PUBLIC = {"static", "shell.sign_in", "shell.healthz", "openapi"}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_declares_a_known_permission(app):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        permission = declared_permission(app, rule.endpoint)
+        if permission is None:
+            missing.append(f"{rule.rule} ({rule.endpoint})")
+        elif permission != PUBLIC:
+            assert permission in REGISTRY, f"{rule.endpoint} declares unknown {permission}"
+    assert not missing, f"routes without a permission: {missing}"
+
+
+def test_only_the_expected_routes_are_public(app):
+    public = {
+        r.endpoint
+        for r in app.url_map.iter_rules()
+        if declared_permission(app, r.endpoint) == PUBLIC
+    }
+    assert public == EXPECTED_PUBLIC
+
+
+def test_a_route_without_declaration_is_refused(app, client_for):
+    @app.get("/undeclared-test-route")
+    def undeclared():
+        return "should never be served"
+
+    client = client_for("owner")
+    response = client.get("/undeclared-test-route")
+    assert response.status_code == 403
+    assert b"should never be served" not in response.data
+
+
+def test_unauthenticated_requests_are_refused_everywhere(app, anon):
+    for rule, method in _routes(app):
+        if declared_permission(app, rule.endpoint) == PUBLIC:
+            continue
+        url = re.sub(r"<[^>]+>", "x", rule.rule)
+        response = anon.open(url, method=method)
+        assert response.status_code in (302, 401), f"{method} {url} -> {response.status_code}"
+        if rule.rule.startswith("/api/"):
+            assert response.status_code == 401
+        else:
+            assert "/sign-in" in response.location
+
+
+@pytest.fixture
+def matrix_targets(app, make_staff, system_actor):
+    """Throwaway records for routes with ids, so a permitted action harms nobody's access."""
+    with app.app_context():
+        target = make_staff("receptionist", username="matrix.target")
+        role = records.create(
+            Role,
+            system_actor,
+            code="matrix_target",
+            name="Matrix target",
+            permissions=["core.shell.use"],
+        )
+        token, _ = identity.create_api_token(
+            system_actor, target, name="matrix", scopes=["core.shell.use"], expires_days=1
+        )
+    return {"staff_id": target.id, "code": role.code, "token_id": token.id}
+
+
+@pytest.mark.parametrize("role", [role.code for role in DEFAULT_ROLES])
+def test_role_route_matrix(app, make_staff, matrix_targets, role):
+    granted = next(r.permissions for r in DEFAULT_ROLES if r.code == role)
+    staff = make_staff(role)
+    client = app.test_client()
+    checked = 0
+    for rule, method in _routes(app):
+        permission = declared_permission(app, rule.endpoint)
+        if permission == PUBLIC:
+            continue
+        url = rule.rule
+        for name, value in matrix_targets.items():
+            url = url.replace(f"<{name}>", value)
+        assert "<" not in url, f"no matrix value for {rule.rule}"
+        sign_in_client(client, staff)  # Fresh each time: sign-out and lock must not leak.
+        with client.session_transaction() as session:
+            session.pop("locked", None)
+        response = client.open(url, method=method, json={} if url.startswith("/api/") else None)
+        if permission in granted:
+            assert response.status_code not in (401, 403), (
+                f"{role} should reach {method} {url}, got {response.status_code}"
+            )
+        else:
+            assert response.status_code == 403, (
+                f"{role} must not reach {method} {url}, got {response.status_code}"
+            )
+        checked += 1
+    assert checked > 30
