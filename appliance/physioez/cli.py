@@ -55,9 +55,16 @@ def serve(host: str | None, port: int | None) -> None:
             self.cfg.set("accesslog", None)  # The app writes its own JSON access log.
 
         def load(self):
-            from physioez.app import create_app
+            import atexit
 
-            return create_app(settings)
+            from physioez.app import create_app
+            from physioez.core.scheduler import start_scheduler
+
+            app = create_app(settings)
+            # Background jobs live exactly as long as the serving worker.
+            scheduler = start_scheduler(settings)
+            atexit.register(scheduler.shutdown, wait=False)
+            return app
 
     click.echo(f"PhysioEZ {__version__} serving on http://{bind}/", err=True)
     Appliance().run()

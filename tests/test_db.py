@@ -1,0 +1,189 @@
+"""The data layer: pragmas, the one write path, migrations, after-commit events."""
+
+from __future__ import annotations
+
+import threading
+
+import apsw
+import pytest
+
+from physioez.core import records
+from physioez.core.db import (
+    Migration,
+    MigrationError,
+    checkpoint,
+    database,
+    migrate,
+    migration_status,
+    write_transaction,
+)
+from physioez.core.events import DomainEvent, bus
+from physioez.core.models import Role, Staff
+from physioez.core.scheduler import start_scheduler, wal_checkpoint_job
+
+
+def pragma(name):
+    return database.execute_sql(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_wal_foreign_keys_busy_timeout_and_full_sync(app, settings):
+    assert pragma("journal_mode") == "wal"
+    assert pragma("foreign_keys") == 1
+    assert pragma("synchronous") == 2  # FULL
+    assert pragma("busy_timeout") == settings.database.busy_timeout_ms
+
+
+def test_write_transaction_begins_immediate(app, settings):
+    """A second connection cannot take the write lock while the write path holds it."""
+    other = apsw.Connection(str(settings.paths.database))
+    other.setbusytimeout(0)
+    with write_transaction():
+        with pytest.raises(apsw.BusyError):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+
+
+def test_foreign_keys_are_enforced(app):
+    with pytest.raises(Exception, match="FOREIGN KEY"), write_transaction():
+        database.execute_sql(
+            "INSERT INTO login_throttle (staff_id, failures) VALUES ('no-such-staff', 1)"
+        )
+
+
+def test_concurrent_writers_serialise_without_busy_errors(app, system_actor):
+    errors = []
+
+    def writer(n):
+        try:
+            database.connect(reuse_if_open=True)
+            for i in range(10):
+                records.create(Role, system_actor, code=f"r{n}_{i}", name="Concurrent")
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert Role.select().where(Role.name == "Concurrent").count() == 60
+
+
+def known(app, *extra):
+    """The app's own migrations plus test ones: migrate() always sees the whole list."""
+    return [*app.extensions["physioez_migrations"], *extra]
+
+
+def test_migrations_apply_once_and_record_history(app):
+    extra = known(
+        app, Migration("test.0001_notes", "CREATE TABLE test_note (id INTEGER PRIMARY KEY);")
+    )
+    assert migrate(extra) == ["test.0001_notes"]
+    assert migrate(extra) == []
+    applied = database.execute_sql(
+        "SELECT id FROM schema_migration WHERE id = 'test.0001_notes'"
+    ).fetchall()
+    assert applied == [("test.0001_notes",)]
+
+
+def test_edited_migration_is_refused(app):
+    migrate(
+        known(app, Migration("test.0001_notes", "CREATE TABLE test_note (id INTEGER PRIMARY KEY);"))
+    )
+    edited = known(
+        app, Migration("test.0001_notes", "CREATE TABLE test_note (id TEXT PRIMARY KEY);")
+    )
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(edited)
+
+
+def test_database_from_a_newer_version_is_refused(app):
+    migrate(known(app, Migration("future.0001_x", "CREATE TABLE future_x (id INTEGER);")))
+    with pytest.raises(MigrationError, match="newer PhysioEZ"):
+        migration_status(app.extensions["physioez_migrations"])
+
+
+def test_failed_migration_rolls_back_whole(app):
+    broken = known(
+        app,
+        Migration(
+            "test.0002_broken", "CREATE TABLE half_made (id INTEGER); CREATE TABLE syntax error;"
+        ),
+    )
+    with pytest.raises(Exception, match="syntax"):
+        migrate(broken)
+    tables = {
+        r[0]
+        for r in database.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall()
+    }
+    assert "half_made" not in tables
+    assert migration_status(broken)[1] == ["test.0002_broken"]
+
+
+class Happened(DomainEvent):
+    name = "test.happened"
+
+
+def test_events_are_delivered_after_commit_and_dropped_on_rollback(app):
+    seen = []
+    bus.subscribe(
+        Happened, lambda event: seen.append((event.payload["n"], database.in_transaction()))
+    )
+    with write_transaction():
+        bus.publish(Happened(branch="TEST", payload={"n": 1}))
+        assert seen == []
+    assert seen == [(1, False)]
+    with pytest.raises(ValueError), write_transaction():
+        bus.publish(Happened(branch="TEST", payload={"n": 2}))
+        raise ValueError("roll back")
+    assert seen == [(1, False)]
+    bus.publish(Happened(branch="TEST", payload={"n": 3}))
+    assert seen[-1] == (3, False)
+
+
+def test_a_failing_subscriber_does_not_stop_others(app):
+    seen = []
+
+    def broken(event):
+        raise RuntimeError("subscriber bug")
+
+    bus.subscribe(Happened, broken)
+    bus.subscribe(Happened, lambda event: seen.append(event))
+    bus.publish(Happened(branch="TEST"))
+    assert len(seen) == 1
+
+
+def test_checkpoint_job_folds_the_wal(app, make_staff, settings):
+    make_staff("receptionist")
+    wal = settings.paths.database.with_name(settings.paths.database.name + "-wal")
+    assert wal.stat().st_size > 0
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("ok", wal_checkpoint_job()))
+    thread.start()
+    thread.join()
+    assert "ok" in result
+    frames, done = checkpoint()
+    assert frames == done
+
+
+def test_scheduler_runs_the_checkpoint_job(app, settings):
+    scheduler = start_scheduler(settings)
+    try:
+        assert [job.id for job in scheduler.get_jobs()] == ["wal-checkpoint"]
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_replicated_rows_carry_uuid7_branch_hlc(app, make_staff):
+    from physioez.core.ids import is_uuid7
+
+    staff = Staff.get_by_id(make_staff("receptionist").id)
+    assert is_uuid7(staff.id)
+    assert staff.origin_branch == "TEST" and staff.hlc.endswith("-TEST")
+    assert staff.created_at.tzinfo is not None and staff.version == 1
