@@ -37,9 +37,8 @@ def test_write_transaction_begins_immediate(app, settings):
     """A second connection cannot take the write lock while the write path holds it."""
     other = apsw.Connection(str(settings.paths.database))
     other.setbusytimeout(0)
-    with write_transaction():
-        with pytest.raises(apsw.BusyError):
-            other.execute("BEGIN IMMEDIATE")
+    with write_transaction(), pytest.raises(apsw.BusyError):
+        other.execute("BEGIN IMMEDIATE")
     other.execute("BEGIN IMMEDIATE")
     other.execute("ROLLBACK")
 
@@ -59,7 +58,7 @@ def test_concurrent_writers_serialise_without_busy_errors(app, system_actor):
             database.connect(reuse_if_open=True)
             for i in range(10):
                 records.create(Role, system_actor, code=f"r{n}_{i}", name="Concurrent")
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+        except Exception as exc:
             errors.append(exc)
         finally:
             database.close()

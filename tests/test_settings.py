@@ -71,7 +71,7 @@ def test_bad_time_zone_and_branch_code(tmp_path):
                 "PHYSIOEZ_BRANCH__TIMEZONE": "Mars/Olympus",
             }
         )
-    with pytest.raises(SettingsError, match="branch.id"):
+    with pytest.raises(SettingsError, match=r"branch\.id"):
         load_settings(
             environ={"PHYSIOEZ_CONFIG": str(write(tmp_path, "")), "PHYSIOEZ_BRANCH__ID": "br-01"}
         )

@@ -1,0 +1,153 @@
+"""Staff journeys in headless Chromium against the real server, on a tablet-sized screen."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.live_server import DEMO_PASSWORD, DEMO_PINS, LiveServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TABLET = {"width": 768, "height": 1024}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ADMIN_NAV = ("Staff", "Roles", "API tokens", "Audit log")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with LiveServer(tmp_path_factory.mktemp("browser")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser tests, but {reason}.", pytrace=False)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=TABLET)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto(f"{base}/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def nav_labels(page: Page) -> list[str]:
+    return [label.strip() for label in page.locator("nav.nav a").all_inner_texts()]
+
+
+def profile_link(page: Page):
+    return page.locator(".topbar-actions a[href='/profile']")
+
+
+def test_owner_signs_in_and_sees_the_admin_navigation(server, page):
+    sign_in(page, server.url, "owner")
+
+    expect(page).to_have_url(f"{server.url}/")
+    expect(page.get_by_role("heading", name=re.compile("Good to see you"))).to_be_visible()
+    labels = nav_labels(page)
+    for label in ("Front desk", *ADMIN_NAV):
+        assert label in labels, labels
+    screenshot(page, "owner-home")
+
+
+def test_idle_screen_locks_and_another_person_unlocks_with_their_pin(server, page):
+    page.clock.install()  # Fake timers from the first page on, so time can be skipped.
+    sign_in(page, server.url, "reception")
+    expect(page).to_have_url(f"{server.url}/reception/")
+    receptionist = profile_link(page).inner_text()
+
+    # app.js checks every 15 s and locks after data-idle-lock-minutes (1) without activity.
+    page.clock.fast_forward("01:30")
+
+    page.wait_for_url(re.compile(r"/lock\?next=%2Freception%2F$"))
+    expect(page.get_by_role("heading", name="Screen locked")).to_be_visible()
+
+    # Quick user switch: someone else at the desk taps their name and types their PIN.
+    # (The manager: a therapist may not open the front desk, so would land on a 403.)
+    tile = page.locator('.user-tile[data-username="manager"]')
+    manager = tile.locator("strong").inner_text()
+    assert manager != receptionist
+    tile.click()
+    expect(page.locator("#username")).to_have_value("manager")
+    expect(tile).to_have_attribute("aria-pressed", "true")
+    page.fill("#pin", DEMO_PINS["manager"])
+    page.get_by_role("button", name="Unlock").click()
+
+    page.wait_for_url(f"{server.url}/reception/")
+    expect(page.get_by_role("heading", name="Front desk", level=1)).to_be_visible()
+    expect(profile_link(page)).to_have_text(manager)
+    screenshot(page, "unlocked-as-manager")
+
+
+def test_new_receptionist_must_change_password_and_sees_only_the_front_desk(server, page):
+    temporary, chosen = "temporary-pass-1", "a-sentence-of-my-own"
+    sign_in(page, server.url, "owner")
+    page.locator("nav.nav").get_by_role("link", name="Staff", exact=True).click()
+    page.get_by_role("link", name="Add staff member").click()
+    page.fill("#full_name", "Asha Verma")
+    page.fill("#username", "asha.v")
+    page.check('input[name="roles"][value="receptionist"]')
+    page.fill("#password", temporary)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".flash-success")).to_contain_text("can now sign in as 'asha.v'")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+
+    sign_in(page, server.url, "asha.v", temporary)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.fill("#current_password", temporary)
+    page.fill("#password", chosen)
+    page.fill("#password_repeat", chosen)
+    page.get_by_role("button", name="Save password").click()
+
+    expect(page).to_have_url(f"{server.url}/reception/")
+    expect(profile_link(page)).to_have_text("Asha Verma")
+    labels = nav_labels(page)
+    assert "Front desk" in labels, labels
+    for label in ADMIN_NAV:
+        assert label not in labels, labels
+
+    refused = page.goto(f"{server.url}/admin/staff")
+    assert refused is not None and refused.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    screenshot(page, "receptionist-refused-staff")
