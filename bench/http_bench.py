@@ -15,6 +15,7 @@ Standard library only, plus the app's own ``physioez`` command. See bench/README
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -98,7 +99,7 @@ def write_config(tmp: Path, port: int) -> Path:
                 "access_log = true",
                 "",
                 "[auth]",
-                '# The production cost: every create hashes a password with it. Each bench',
+                "# The production cost: every create hashes a password with it. Each bench",
                 "# client signs in once, so sign-in cost is not in the figures.",
                 'hash_profile = "interactive"',
                 "",
@@ -160,10 +161,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 # The group is the one start_new_session made for this server: its id is
                 # the server's pid, so this ends only the server and its worker.
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait(timeout=5)
         if self._log is not None:
             self._log.close()

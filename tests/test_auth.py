@@ -185,7 +185,7 @@ def test_password_change_validates_and_ends_other_sessions(app, make_staff):
 
 def test_idle_session_locks_and_any_staff_unlocks_with_pin(app, make_staff):
     receptionist = make_staff("receptionist", username="asha", pin="4826")
-    therapist = make_staff("therapist", username="ravi", pin="7391")
+    therapist = make_staff("clinic_admin", username="ravi", pin="7391")
     client = sign_in_client(app.test_client(), receptionist)
     assert client.get("/reception/").status_code == 200
     idle = app.config["PHYSIOEZ"].auth.idle_lock_minutes * 60
@@ -297,3 +297,15 @@ def test_audit_of_sign_in_never_contains_the_password(app, anon, make_staff):
         blob = " ".join(str(getattr(event, f)) for f in ("before", "after", "detail"))
         assert "my-wrong-secret-123" not in blob and PASSWORD not in blob
         assert not re.search(r"\$argon2id\$", blob)
+
+
+def test_switching_to_someone_without_access_lands_on_their_start_page(app, make_staff):
+    manager = make_staff("branch_manager", username="mgr", pin="4826")
+    make_staff("therapist", username="ravi", pin="7391")
+    client = sign_in_client(app.test_client(), manager)
+    client.get("/lock?next=/admin/staff")
+    response = client.post(
+        "/unlock", data={"username": "ravi", "pin": "7391", "next": "/admin/staff"}
+    )
+    assert response.location == "/"
+    assert b"not part of your role" in client.get("/").data

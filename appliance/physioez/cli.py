@@ -53,6 +53,9 @@ def serve(host: str | None, port: int | None) -> None:
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("accesslog", None)  # The app writes its own JSON access log.
+            # gunicorn's control socket could add workers at run time, breaking the
+            # one-process rule; the box is managed through systemd instead.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             import atexit

@@ -94,6 +94,21 @@ def safe_next(target: str | None, fallback: str = "/") -> str:
     return target
 
 
+def may_open(path: str) -> bool:
+    """Whether the signed-in person's permissions let them open the page at ``path``."""
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    try:
+        endpoint, _ = current_app.url_map.bind("").match(urlsplit(path).path, method="GET")
+    except RequestRedirect:
+        return True
+    except HTTPException:
+        return False
+    permission = declared_permission(current_app, endpoint)
+    return permission == PUBLIC or (permission is not None and can(permission))
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> Staff | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -28,6 +29,7 @@ from physioez.core.web.access import (
     can,
     current_actor,
     current_permissions,
+    may_open,
     public,
     requires,
     safe_next,
@@ -145,6 +147,14 @@ def unlock():
         return _lock_page(next_page, exc.message, username, exc.status)
     if staff.id != current_user.id:
         _start_session(staff)
+        g.pop("permissions", None)  # They were the previous person's.
+        if not may_open(next_page):
+            flash(
+                f"Welcome, {staff.full_name}. The page left open is not part of your role, "
+                "so here is your start page.",
+                "info",
+            )
+            next_page = url_for("shell.home")
     session.pop("locked", None)
     session["last_seen"] = datetime.now(UTC).timestamp()
     return redirect(next_page)
