@@ -23,7 +23,7 @@ from physioez import __version__
 from physioez.core import identity
 from physioez.core.db import database, migration_status
 from physioez.core.errors import ServiceError
-from physioez.core.models import Staff
+from physioez.core.models import Staff, parse_utc
 from physioez.core.permissions import REGISTRY
 from physioez.core.web.access import (
     can,
@@ -57,10 +57,12 @@ def _start_session(staff: Staff) -> None:
     session["last_seen"] = datetime.now(UTC).timestamp()
 
 
-def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
-    """Show a stored UTC time in the branch's time zone."""
+def local_time(value: datetime | str | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    """Show a stored UTC time (a datetime or its stored text) in the branch's time zone."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        value = parse_utc(value)
     return value.astimezone(ZoneInfo(_settings().branch.timezone)).strftime(fmt)
 
 
