@@ -143,3 +143,15 @@ def test_keys_rotate_keeps_data_readable(cli, tmp_path):
     assert open_branch_keyring(settings.paths.key_file).decrypt_field(token) == (
         "canary clinical note"
     )
+
+
+def test_keys_init_creates_a_root_only_key_once(cli, tmp_path):
+    first = cli("keys", "init")
+    assert first.exit_code == 0 and "created (mode 0600)" in first.output
+    key_file = tmp_path / "keys" / "kek"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(key_file.parent.stat().st_mode & 0o777) == "0o700"
+    assert "already there" in cli("keys", "init").output
+    key_file.chmod(0o644)
+    refused = cli("keys", "init")
+    assert refused.exit_code == 1 and "chmod 600" in refused.output

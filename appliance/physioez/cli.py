@@ -204,6 +204,21 @@ def keys() -> None:
     """Manage the encryption keys."""
 
 
+@keys.command("init")
+def keys_init() -> None:
+    """Create the key-encryption key file if missing (first boot; run as root)."""
+    from physioez.core.crypto import CryptoError, load_or_create_kek
+
+    settings = _settings()
+    existed = settings.paths.key_file.exists()
+    try:
+        load_or_create_kek(settings.paths.key_file)
+    except CryptoError as exc:
+        raise click.ClickException(str(exc)) from None
+    state = "already there" if existed else "created (mode 0600)"
+    click.echo(f"Key file {settings.paths.key_file} {state}. Back it up apart from the data.")
+
+
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Make a new key-encryption key and re-wrap every data key with it."""
