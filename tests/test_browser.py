@@ -151,3 +151,31 @@ def test_new_receptionist_must_change_password_and_sees_only_the_front_desk(serv
     assert refused is not None and refused.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     screenshot(page, "receptionist-refused-staff")
+
+
+def test_staff_page_offers_a_refresh_when_someone_else_changes_staff(server, page):
+    """Live updates end to end: gunicorn gthread + simple-websocket + the pinned client."""
+    sign_in(page, server.url, "manager")
+    page.goto(f"{server.url}/admin/staff")
+    banner = page.locator("#live-banner")
+    expect(banner).not_to_have_class(re.compile(r"\bis-visible\b"))
+    page.wait_for_function("window.io !== undefined")
+    page.wait_for_timeout(500)  # Let the socket finish connecting before the change.
+
+    owner = server.session()
+    owner.sign_in("owner")
+    created = owner.api(
+        "POST",
+        "/api/v1/staff",
+        {
+            "username": "live.update",
+            "full_name": "Live Update",
+            "roles": ["billing"],
+            "password": "temporary-pass-1",
+        },
+    )
+    assert created.status == 201
+
+    expect(banner).to_have_class(re.compile(r"\bis-visible\b"))
+    banner.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_role("link", name="Live Update")).to_be_visible()
