@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import threading
@@ -22,7 +23,7 @@ import nacl.pwhash
 
 from physioez.core import records
 from physioez.core.audit import Actor, record_security
-from physioez.core.db import write_transaction
+from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from physioez.core.events import RolesChanged, StaffChanged, bus
 from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, utcnow
@@ -133,8 +134,19 @@ def permissions_for_roles(role_codes: Iterable[str]) -> frozenset[str]:
     codes = list(role_codes)
     if not codes:
         return frozenset()
-    rows = Role.live().select(Role.permissions).where(Role.code.in_(codes)).tuples()
-    return frozenset(code for (perms,) in rows for code in perms if code in REGISTRY)
+    # Runs on every request: plain SQL, since building it with peewee costs more than SQLite.
+    placeholders = ",".join("?" * len(codes))
+    rows = database.execute_sql(
+        f"SELECT permissions FROM role WHERE deleted_at IS NULL AND code IN ({placeholders})",  # noqa: S608 - placeholders only
+        codes,
+    ).fetchall()
+    return frozenset(code for (perms,) in rows for code in json.loads(perms) if code in REGISTRY)
+
+
+def staff_for_session(staff_id: str) -> Staff | None:
+    """The staff row behind a session cookie; on every request, so plain SQL."""
+    rows = Staff.raw("SELECT * FROM staff WHERE id = ? AND deleted_at IS NULL", staff_id)
+    return next(iter(rows), None)
 
 
 def set_role_permissions(actor: Actor, role: Role, permissions: Iterable[str]) -> Role:

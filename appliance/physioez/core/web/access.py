@@ -114,7 +114,7 @@ def _load_user(user_id: str) -> Staff | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return None  # A token request is judged by its token alone, never by a cookie.
     staff_id, _, epoch = user_id.partition(":")
-    staff = Staff.get_or_none(Staff.id == staff_id)
+    staff = identity.staff_for_session(staff_id)
     if staff is None or not staff.is_active or str(staff.session_epoch) != epoch:
         return None
     return staff
