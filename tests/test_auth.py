@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 from physioez.core import identity
-from physioez.core.models import ApiToken, AuditEvent, utcnow
+from physioez.core.models import ApiToken, AuditEvent, Staff, utcnow
 from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign_in_client
 
 
@@ -229,10 +229,10 @@ def test_pin_rules(app, client_for):
 
 def test_token_is_scoped_hashed_and_revocable(app, client_for, make_staff):
     it = client_for("it_admin")
-    owner = make_staff("owner", username="boss")
+    service_account = make_staff("it_admin", username="reports.bot")
     response = it.post(
         "/api/v1/tokens",
-        json={"staff_id": owner.id, "name": "HQ reports", "scopes": ["admin.staff.read"]},
+        json={"staff_id": service_account.id, "name": "HQ reports", "scopes": ["admin.staff.read"]},
     )
     assert response.status_code == 201, response.get_json()
     secret = response.get_json()["secret"]
@@ -243,7 +243,7 @@ def test_token_is_scoped_hashed_and_revocable(app, client_for, make_staff):
     bearer = app.test_client()
     auth = {"Authorization": f"Bearer {secret}"}
     assert bearer.get("/api/v1/staff", headers=auth).status_code == 200
-    # In scope of the owner but not of the token: refused.
+    # Held by the token's owner but not in the token's scopes: refused.
     assert bearer.get("/api/v1/audit", headers=auth).status_code == 403
     # No CSRF needed for a token, but the scope still applies to writes.
     response = bearer.post("/api/v1/staff", headers=auth, json={})
@@ -309,3 +309,73 @@ def test_switching_to_someone_without_access_lands_on_their_start_page(app, make
     )
     assert response.location == "/"
     assert b"not part of your role" in client.get("/").data
+
+
+def test_nobody_grants_governance_rights_they_do_not_hold(app, client_for, make_staff):
+    """Branch IT, managers and clinic admins manage staff, but cannot climb to owner."""
+    owner = make_staff("owner", username="boss")
+    peer = make_staff("receptionist", username="peer")
+    it = client_for("it_admin")
+    manager = client_for("branch_manager")
+    clinic_admin = client_for("clinic_admin")
+
+    response = it.put(f"/api/v1/staff/{it.staff.id}/roles", json={"roles": ["owner"]})
+    assert response.status_code == 403 and "Ask an owner" in response.get_json()["error"]
+    response = manager.post(
+        "/api/v1/staff",
+        json={
+            "username": "sneaky",
+            "full_name": "Sneaky",
+            "roles": ["owner"],
+            "password": "temporary-pass-1",
+        },
+    )
+    assert response.status_code == 403
+    assert set(response.get_json()["fields"]) == {"roles"}
+    response = clinic_admin.post(
+        f"/api/v1/staff/{owner.id}/password-reset", json={"password": "taken-over-1"}
+    )
+    assert response.status_code == 403
+    response = it.post(
+        "/api/v1/tokens", json={"staff_id": owner.id, "name": "x", "scopes": ["core.shell.use"]}
+    )
+    assert response.status_code == 403
+    response = manager.put(
+        "/api/v1/roles/branch_manager/permissions",
+        json={"permissions": ["core.shell.use", "system.appliance.manage"]},
+    )
+    assert response.status_code == 403
+    response = manager.put(
+        "/api/v1/roles/owner/permissions",
+        json={"permissions": ["core.shell.use", "admin.roles.manage"]},
+    )
+    assert response.status_code == 403
+    assert Staff.get_by_id(owner.id).role_codes == ["owner"]
+    # Everyday rights stay manageable: a clinic admin sets up a therapist, IT resets a
+    # receptionist's forgotten password.
+    response = clinic_admin.put(
+        f"/api/v1/staff/{peer.id}/roles", json={"roles": ["receptionist", "therapist"]}
+    )
+    assert response.status_code == 200
+    response = it.post(
+        f"/api/v1/staff/{peer.id}/password-reset", json={"password": "new-temporary-1"}
+    )
+    assert response.status_code == 200
+
+
+def test_a_token_cannot_mint_a_broader_token(app, make_staff, system_actor):
+    it = make_staff("it_admin", username="it.person")
+    _, secret = identity.create_api_token(
+        system_actor, it, name="narrow", scopes=["admin.tokens.manage"], expires_days=1
+    )
+    client = app.test_client()
+    response = client.post(
+        "/api/v1/tokens",
+        headers={"Authorization": f"Bearer {secret}"},
+        json={
+            "staff_id": it.id,
+            "name": "wide",
+            "scopes": ["admin.tokens.manage", "admin.audit.read"],
+        },
+    )
+    assert response.status_code == 403 and "admin.audit.read" in response.get_json()["error"]

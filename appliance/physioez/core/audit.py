@@ -45,6 +45,8 @@ class Actor:
     roles: tuple[str, ...]
     ip: str = "local"
     device: str = "unknown"
+    # What this actor may do right now, when narrower than its roles (an API token's scopes).
+    permissions: frozenset[str] | None = None
 
     @classmethod
     def system(cls, device: str) -> Actor:

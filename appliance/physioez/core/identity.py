@@ -28,7 +28,7 @@ from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, To
 from physioez.core.events import RolesChanged, StaffChanged, bus
 from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, utcnow
 from physioez.core.node import current_node
-from physioez.core.permissions import DEFAULT_ROLES, REGISTRY
+from physioez.core.permissions import DEFAULT_ROLES, REGISTRY, is_governance
 
 # --- secret hashing -------------------------------------------------------------------------
 
@@ -149,11 +149,51 @@ def staff_for_session(staff_id: str) -> Staff | None:
     return next(iter(rows), None)
 
 
+def actor_permissions(actor: Actor) -> frozenset[str] | None:
+    """What ``actor`` may do; None for the appliance itself (CLI, start-up), which is unbounded."""
+    if actor.staff_id is None:
+        return None
+    held = permissions_for_roles(actor.roles)
+    return held if actor.permissions is None else held & actor.permissions
+
+
+def refuse_beyond_actor(actor: Actor, permissions: Iterable[str], what: str, field: str) -> None:
+    """Nobody hands out governance rights they do not hold, so no role can climb to owner."""
+    held = actor_permissions(actor)
+    if held is None:
+        return
+    beyond = sorted(code for code in set(permissions) - held if is_governance(code))
+    if beyond:
+        raise Forbidden(
+            f"You cannot {what}: it carries administrative permissions you do not hold "
+            f"({', '.join(beyond)}). Ask an owner.",
+            field=field,
+        )
+
+
+def refuse_if_outranks(actor: Actor, staff: Staff, verb: str) -> None:
+    """Managing someone with more governance rights would let you borrow them."""
+    if staff.id == actor.staff_id:
+        return
+    refuse_beyond_actor(
+        actor,
+        permissions_for_roles(staff.role_codes),
+        f"{verb} {staff.full_name}",
+        field="staff_id",
+    )
+
+
 def set_role_permissions(actor: Actor, role: Role, permissions: Iterable[str]) -> Role:
     wanted = sorted(set(permissions))
     unknown = [code for code in wanted if code not in REGISTRY]
     if unknown:
         raise InvalidInput(f"Unknown permission: {', '.join(unknown)}.", field="permissions")
+    refuse_beyond_actor(
+        actor,
+        set(wanted) | set(role.permissions),
+        f"change the {role.name} role",
+        field="permissions",
+    )
     if role.code == "owner" and "admin.roles.manage" not in wanted:
         raise Forbidden(
             "The owner role must keep 'admin.roles.manage', or nobody could fix roles again."
@@ -216,6 +256,7 @@ def create_staff(
     pin_hash = hash_secret(pin) if pin else None
     with write_transaction():
         codes = validate_roles(role_codes)
+        refuse_beyond_actor(actor, permissions_for_roles(codes), "give these roles", field="roles")
         if Staff.select().where(Staff.username == username).exists():
             raise Conflict(f"The username '{username}' is taken.", field="username")
         staff = records.create(
@@ -237,6 +278,8 @@ def create_staff(
 def assign_roles(actor: Actor, staff: Staff, role_codes: Iterable[str]) -> Staff:
     with write_transaction():
         codes = validate_roles(role_codes)
+        refuse_if_outranks(actor, staff, "change the roles of")
+        refuse_beyond_actor(actor, permissions_for_roles(codes), "give these roles", field="roles")
         if "owner" in staff.role_codes and "owner" not in codes:
             _refuse_if_last_owner(staff, "take the owner role from")
         records.update(staff, actor, action="staff.roles_changed", role_codes=codes)
@@ -246,6 +289,7 @@ def assign_roles(actor: Actor, staff: Staff, role_codes: Iterable[str]) -> Staff
 
 def reset_password(actor: Actor, staff: Staff, new_password: str, min_length: int) -> Staff:
     """Admin sets a temporary password; the staff member must change it at next sign-in."""
+    refuse_if_outranks(actor, staff, "reset the password of")
     validate_password(new_password, staff.username, min_length)
     password_hash = hash_secret(new_password)  # Outside the write lock; see create_staff.
     with write_transaction():
@@ -292,6 +336,7 @@ def set_own_pin(actor: Actor, staff: Staff, current_password: str, pin: str) -> 
 def set_active(actor: Actor, staff: Staff, active: bool) -> Staff:
     if not active and staff.id == actor.staff_id:
         raise Forbidden("You cannot deactivate your own account.")
+    refuse_if_outranks(actor, staff, "deactivate" if not active else "reactivate")
     with write_transaction():
         if not active and "owner" in staff.role_codes:
             _refuse_if_last_owner(staff, "deactivate")
@@ -309,6 +354,7 @@ def set_active(actor: Actor, staff: Staff, active: bool) -> Staff:
 def update_profile(actor: Actor, staff: Staff, full_name: str, email: str, phone: str) -> Staff:
     if not full_name.strip():
         raise InvalidInput("Enter the staff member's full name.", field="full_name")
+    refuse_if_outranks(actor, staff, "edit")
     with write_transaction():
         records.update(
             staff, actor, full_name=full_name.strip(), email=email.strip(), phone=phone.strip()
@@ -481,6 +527,7 @@ class SignInGuard:
         return None
 
     def unlock_account(self, actor: Actor, staff: Staff) -> None:
+        refuse_if_outranks(actor, staff, "unlock")
         with write_transaction():
             deleted = LoginThrottle.delete().where(LoginThrottle.staff == staff.id).execute()
         if deleted:
@@ -537,6 +584,8 @@ def create_api_token(
     unknown = [code for code in wanted if code not in REGISTRY]
     if unknown:
         raise InvalidInput(f"Unknown permission: {', '.join(unknown)}.", field="scopes")
+    refuse_if_outranks(actor, staff, "make a token for")
+    refuse_beyond_actor(actor, wanted, "make this token", field="scopes")
     held = permissions_for_roles(staff.role_codes)
     beyond = [code for code in wanted if code not in held]
     if beyond:

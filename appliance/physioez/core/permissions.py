@@ -50,6 +50,15 @@ _ALL = [
 
 REGISTRY: dict[str, Permission] = {p.code: p for p in _ALL}
 
+# Permissions over people, roles and the box itself. Only someone who holds one may hand it
+# out or manage a person who holds it, so no role can climb to owner; day-to-day clinical,
+# front-desk and billing rights stay grantable by whoever manages staff.
+GOVERNANCE_PREFIXES = ("admin.", "system.")
+
+
+def is_governance(code: str) -> bool:
+    return code.startswith(GOVERNANCE_PREFIXES)
+
 
 def require_known(code: str) -> str:
     if code != PUBLIC and code not in REGISTRY:

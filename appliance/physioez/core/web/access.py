@@ -67,7 +67,13 @@ def client_ip() -> str:
 def current_actor() -> Actor:
     device = request.headers.get("X-Device-Id") or request.user_agent.string or "unknown"
     if current_user.is_authenticated:
-        return Actor(current_user.id, tuple(current_user.role_codes), client_ip(), device)
+        return Actor(
+            current_user.id,
+            tuple(current_user.role_codes),
+            client_ip(),
+            device,
+            permissions=g.permissions if g.get("via_token") else None,
+        )
     return Actor(None, ("anonymous",), client_ip(), device)
 
 
