@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from physioez.app import create_app
-from physioez.core import identity
+from physioez.core import identity, sessions
 from physioez.core.audit import Actor
 from physioez.core.db import close_database
 from physioez.core.models import Staff
@@ -88,11 +87,14 @@ def make_staff(app, system_actor) -> Callable[..., Staff]:
 
 def sign_in_client(client: FlaskClient, staff: Staff) -> FlaskClient:
     """Put a signed-in session straight into the cookie (real sign-in has its own tests)."""
+    sid = sessions.start(staff.id, "127.0.0.1", "tests")
     with client.session_transaction() as session:
+        session.clear()
         session["_user_id"] = staff.get_id()
         session["_fresh"] = True
         session["csrf"] = CSRF
-        session["last_seen"] = time.time()
+        session["sid"] = sid
+    client.sid = sid
     return client
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 from physioez.core import identity
-from physioez.core.models import ApiToken, AuditEvent, Staff, utcnow
+from physioez.core.db import database
+from physioez.core.models import ApiToken, AuditEvent, Staff, format_utc, utcnow
 from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign_in_client
+
+
+def set_session_times(sid, **times):
+    """Age a session on the box, as if time had passed."""
+    for column, value in times.items():
+        database.execute_sql(
+            f"UPDATE staff_session SET {column} = ? WHERE sid = ?",  # noqa: S608 - test-only
+            (format_utc(value), sid),
+        )
 
 
 def sign_in(client, username, password, next_page=None):
@@ -189,8 +198,7 @@ def test_idle_session_locks_and_any_staff_unlocks_with_pin(app, make_staff):
     client = sign_in_client(app.test_client(), receptionist)
     assert client.get("/reception/").status_code == 200
     idle = app.config["PHYSIOEZ"].auth.idle_lock_minutes * 60
-    with client.session_transaction() as session:
-        session["last_seen"] = time.time() - idle - 1
+    set_session_times(client.sid, last_seen_at=utcnow() - timedelta(seconds=idle + 1))
     response = client.get("/reception/?view=today")
     assert response.status_code == 302
     assert response.location.startswith("/lock?next=")
@@ -379,3 +387,54 @@ def test_a_token_cannot_mint_a_broader_token(app, make_staff, system_actor):
         },
     )
     assert response.status_code == 403 and "admin.audit.read" in response.get_json()["error"]
+
+
+def test_session_ends_after_session_hours_however_active(app, make_staff):
+    staff = make_staff("receptionist", username="asha")
+    client = sign_in_client(app.test_client(), staff)
+    hours = app.config["PHYSIOEZ"].auth.session_hours
+    set_session_times(client.sid, created_at=utcnow() - timedelta(hours=hours, seconds=1))
+    response = client.get("/reception/")
+    assert response.status_code == 302 and response.location.startswith("/sign-in")
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(app, make_staff):
+    staff = make_staff("receptionist", username="asha")
+    client = sign_in_client(app.test_client(), staff)
+    with client.session_transaction() as session:
+        stolen = dict(session)
+    client.post("/sign-out")
+    replay = app.test_client()
+    with replay.session_transaction() as session:
+        session.update(stolen)
+    response = replay.get("/reception/")
+    assert response.status_code == 302 and response.location.startswith("/sign-in")
+
+
+def test_a_locked_screen_stays_locked_for_a_replayed_cookie(app, make_staff):
+    staff = make_staff("receptionist", username="asha")
+    client = sign_in_client(app.test_client(), staff)
+    with client.session_transaction() as session:
+        before_lock = dict(session)
+    assert client.get("/lock?next=/reception/").status_code == 200
+    replay = app.test_client()
+    with replay.session_transaction() as session:
+        session.update(before_lock)
+    assert replay.get("/reception/").location.startswith("/lock")
+
+
+def test_old_sessions_are_pruned(app, make_staff):
+    from physioez.core import sessions
+
+    staff = make_staff("receptionist")
+    old = sign_in_client(app.test_client(), staff).sid
+    fresh = sign_in_client(app.test_client(), staff).sid
+    sessions.end(old)
+    set_session_times(old, last_seen_at=utcnow() - timedelta(days=8))
+    database.execute_sql(
+        "UPDATE staff_session SET ended_at = ? WHERE sid = ?",
+        (format_utc(utcnow() - timedelta(days=8)), old),
+    )
+    assert sessions.prune(timedelta(days=7)) == 1
+    assert sessions.get(old) is None and sessions.get(fresh) is not None

@@ -174,7 +174,7 @@ def test_checkpoint_job_folds_the_wal(app, make_staff, settings):
 def test_scheduler_runs_the_checkpoint_job(app, settings):
     scheduler = start_scheduler(settings)
     try:
-        assert [job.id for job in scheduler.get_jobs()] == ["wal-checkpoint"]
+        assert [job.id for job in scheduler.get_jobs()] == ["wal-checkpoint", "prune-sessions"]
     finally:
         scheduler.shutdown(wait=False)
 

@@ -61,3 +61,18 @@ def test_rolled_back_change_sends_nothing(app, client_for, system_actor):
 
 def test_async_mode_is_threading(app):
     assert socketio.async_mode == "threading"
+
+
+def test_locked_or_deactivated_sessions_hear_nothing(app, client_for, system_actor):
+    receptionist = client_for("receptionist")
+    receptionist.get("/lock")
+    locked = socketio.test_client(app, flask_test_client=receptionist)
+    assert not locked.is_connected()
+
+    manager = client_for("branch_manager")
+    sock = socketio.test_client(app, flask_test_client=manager)
+    assert sock.is_connected()
+    owner = client_for("owner")
+    response = owner.put(f"/api/v1/staff/{manager.staff.id}/active", json={"active": False})
+    assert response.status_code == 200
+    assert not sock.is_connected()

@@ -61,7 +61,8 @@ def test_access_log_is_json_without_secrets(tmp_path, caplog):
     assert lines[0]["method"] == "GET" and lines[0]["path"] == "/sign-in"
     assert set(lines[0]) == {"method", "path", "status", "ms", "staff", "ip"}
     text = caplog.text
-    assert "hunter2-secret" not in text and "Asha" not in text and "session" not in text
+    assert "hunter2-secret" not in text and "Asha" not in text
+    assert "physioez_session" not in text and "csrf" not in text.lower()
 
 
 def test_error_pages_say_what_to_do(app, client_for, anon):

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import nacl.exceptions
 import nacl.pwhash
 
-from physioez.core import records
+from physioez.core import records, sessions
 from physioez.core.audit import Actor, record_security
 from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
@@ -302,6 +302,7 @@ def reset_password(actor: Actor, staff: Staff, new_password: str, min_length: in
             session_epoch=staff.session_epoch + 1,
         )
         LoginThrottle.delete().where(LoginThrottle.staff == staff.id).execute()
+        sessions.end_all_for(staff.id)
     return staff
 
 
@@ -347,6 +348,8 @@ def set_active(actor: Actor, staff: Staff, active: bool) -> Staff:
             active=active,
             session_epoch=staff.session_epoch + 1,
         )
+        if not active:
+            sessions.end_all_for(staff.id)
         _publish_staff_changed(staff, "activated" if active else "deactivated")
     return staff
 

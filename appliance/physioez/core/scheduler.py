@@ -8,9 +8,11 @@ short; a missed run is coalesced into one.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from physioez.core import sessions
 from physioez.core.db import checkpoint, close_database, database
 from physioez.core.settings import Settings
 
@@ -28,6 +30,17 @@ def wal_checkpoint_job() -> None:
         close_database()  # This pool thread's connection; request threads keep theirs.
 
 
+def prune_sessions_job() -> None:
+    """Forget sessions over a week past their end; sign-ins stay in the audit log."""
+    try:
+        database.connect(reuse_if_open=True)
+        forgotten = sessions.prune(timedelta(days=7))
+        if forgotten:
+            log.info("forgot %d old sessions", forgotten)
+    finally:
+        close_database()
+
+
 def start_scheduler(settings: Settings) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
@@ -39,5 +52,6 @@ def start_scheduler(settings: Settings) -> BackgroundScheduler:
             seconds=settings.database.checkpoint_seconds,
             id="wal-checkpoint",
         )
+    scheduler.add_job(prune_sessions_job, "interval", hours=6, id="prune-sessions")
     scheduler.start()
     return scheduler

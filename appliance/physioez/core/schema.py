@@ -102,4 +102,20 @@ CREATE TABLE data_key (
 );
 """,
     ),
+    Migration(
+        "core.0003_staff_sessions",
+        """
+CREATE TABLE staff_session (
+    sid TEXT PRIMARY KEY NOT NULL,
+    staff_id TEXT NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    locked INTEGER NOT NULL DEFAULT 0,
+    ended_at TEXT,
+    ip TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX staff_session_staff ON staff_session (staff_id, ended_at);
+""",
+    ),
 ]

@@ -8,17 +8,17 @@ opened, and a test walks the URL map to name such routes before they ship.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, logout_user
 
-from physioez.core import identity
+from physioez.core import identity, sessions
 from physioez.core.audit import Actor
-from physioez.core.models import Staff
+from physioez.core.models import Staff, utcnow
 from physioez.core.permissions import PUBLIC, require_known
 
 PERMISSION_ATTR = "physioez_permission"
@@ -180,24 +180,55 @@ def enforce_access():
 
 
 def _check_session_state(endpoint: str):
-    idle_limit = current_app.config["PHYSIOEZ"].auth.idle_lock_minutes * 60
-    now = time.time()
-    last_seen = session.get("last_seen", now)
-    if now - last_seen > idle_limit:
-        session["locked"] = True
-    if session.get("locked") and endpoint not in LOCKED_ALLOWED:
+    """Apply what the box knows of this cookie's session: ended, too old, idle, locked."""
+    auth = current_app.config["PHYSIOEZ"].auth
+    state = sessions.get(session.get("sid"))
+    now = utcnow()
+    if state is None or state.ended or state.staff_id != current_user.id:
+        return _end_session("Your session has ended. Please sign in again.")
+    # Absolute lifetime: the cookie is re-signed on every request, so its own expiry slides.
+    if now - state.created_at > timedelta(hours=auth.session_hours):
+        sessions.end(state.sid)
+        return _end_session(
+            f"You were signed in for {auth.session_hours} hours. Please sign in again."
+        )
+    locked = state.locked
+    if not locked and now - state.last_seen_at > timedelta(minutes=auth.idle_lock_minutes):
+        sessions.set_locked(state.sid, True)
+        locked = True
+    if locked and endpoint not in LOCKED_ALLOWED:
         return _refuse(
             401,
             "The screen is locked. Unlock it with your PIN.",
             url_for("shell.lock", next=_current_page()),
         )
-    if not session.get("locked"):
-        session["last_seen"] = now
+    if not locked:
+        sessions.touch(state, now)
     if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ALLOWED:
         return _refuse(
             403, "Choose a new password before you continue.", url_for("shell.change_password")
         )
     return None
+
+
+def session_is_usable() -> bool:
+    """For channels without pages (Socket.IO): signed in, not ended, idle or locked."""
+    if not current_user.is_authenticated or g.get("via_token"):
+        return False
+    state = sessions.get(session.get("sid"))
+    if state is None or state.ended or state.locked or state.staff_id != current_user.id:
+        return False
+    idle = timedelta(minutes=current_app.config["PHYSIOEZ"].auth.idle_lock_minutes)
+    return utcnow() - state.last_seen_at <= idle and not current_user.must_change_password
+
+
+def _end_session(message: str):
+    logout_user()
+    csrf = session.get("csrf")
+    session.clear()
+    if csrf:
+        session["csrf"] = csrf
+    return _refuse(401, message, url_for("shell.sign_in", next=_current_page()))
 
 
 def _current_page() -> str:

@@ -10,7 +10,8 @@ from flask import Flask
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 
-from physioez.core.events import DomainEvent, bus
+from physioez.core.events import DomainEvent, StaffChanged, bus
+from physioez.core.web.access import session_is_usable
 
 socketio = SocketIO()
 
@@ -21,6 +22,10 @@ def branch_room(branch: str) -> str:
 
 def role_room(branch: str, role: str) -> str:
     return f"branch:{branch}:role:{role}"
+
+
+def staff_room(staff_id: str) -> str:
+    return f"staff:{staff_id}"
 
 
 def init_realtime(app: Flask) -> None:
@@ -37,12 +42,23 @@ def init_realtime(app: Flask) -> None:
 
     @socketio.on("connect")
     def _connect(auth=None):
-        if not current_user.is_authenticated:
-            return False  # Refuses the connection.
+        if not session_is_usable():
+            return False  # Refuses the connection: locked, idle, ended or signed out.
         join_room(branch_room(branch))
+        join_room(staff_room(current_user.id))
         for role in current_user.role_codes:
             join_room(role_room(branch, role))
         return True
+
+    def drop_changed_staff(event: DomainEvent) -> None:
+        # A deactivated person must stop hearing anything; a changed role set means other
+        # rooms. Dropping the sockets makes browsers reconnect through the checks above.
+        if event.payload.get("change") in ("deactivated", "roles_changed"):
+            room = staff_room(event.payload["staff_id"])
+            for sid, _ in list(socketio.server.manager.get_participants("/", room)):
+                socketio.server.disconnect(sid, namespace="/")
+
+    bus.subscribe(StaffChanged, drop_changed_staff)
 
     def forward(event: DomainEvent) -> None:
         message = {"event": event.name, **event.payload}

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from physioez import __version__
-from physioez.core import identity
+from physioez.core import identity, sessions
 from physioez.core.db import database, migration_status
 from physioez.core.errors import ServiceError
 from physioez.core.models import Staff, parse_utc
@@ -48,13 +48,16 @@ def _guard() -> identity.SignInGuard:
 
 
 def _start_session(staff: Staff) -> None:
+    """A fresh session for ``staff``: new cookie contents, new server-side record."""
     csrf = session.get("csrf")
+    sessions.end(session.get("sid"))
     session.clear()
     if csrf:
         session["csrf"] = csrf
     login_user(staff)
     session.permanent = True
-    session["last_seen"] = datetime.now(UTC).timestamp()
+    actor = current_actor()
+    session["sid"] = sessions.start(staff.id, actor.ip, actor.device)
 
 
 def local_time(value: datetime | str | None, fmt: str = "%d %b %Y, %H:%M") -> str:
@@ -83,8 +86,10 @@ def _shell_context():
 @public
 def sign_in():
     next_page = safe_next(request.values.get("next"))
-    if current_user.is_authenticated and not session.get("locked"):
-        return redirect(next_page)
+    if current_user.is_authenticated:
+        state = sessions.get(session.get("sid"))
+        if state and not state.ended and not state.locked:
+            return redirect(next_page)
     error = None
     username = request.form.get("username", "")
     if request.method == "POST":
@@ -108,6 +113,7 @@ def sign_in():
 @bp.route("/sign-out", methods=["POST"])
 @requires("core.shell.use")
 def sign_out():
+    sessions.end(session.get("sid"))
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -132,7 +138,7 @@ def lock():
     A GET, so the idle timer can simply navigate here; it only ever locks the caller's own
     session, which is harmless if triggered from elsewhere.
     """
-    session["locked"] = True
+    sessions.set_locked(session.get("sid"), True)
     return _lock_page(safe_next(request.args.get("next")))
 
 
@@ -157,8 +163,8 @@ def unlock():
                 "info",
             )
             next_page = url_for("shell.home")
-    session.pop("locked", None)
-    session["last_seen"] = datetime.now(UTC).timestamp()
+    else:
+        sessions.set_locked(session.get("sid"), False)
     return redirect(next_page)
 
 
@@ -187,7 +193,9 @@ def change_password():
             return render_template(
                 "shell/password.html", error=exc.message, field=exc.field, next=next_page
             ), exc.status
-        _start_session(staff)  # The epoch changed: other sessions end, this one carries on.
+        # The epoch changed and other sessions end; this device carries on in a fresh one.
+        sessions.end_all_for(staff.id, keep=session.get("sid"))
+        _start_session(staff)
         flash("Your password is changed.", "success")
         return redirect(next_page)
     return render_template("shell/password.html", error=None, field=None, next=next_page)
