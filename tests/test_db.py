@@ -186,3 +186,30 @@ def test_replicated_rows_carry_uuid7_branch_hlc(app, make_staff):
     assert is_uuid7(staff.id)
     assert staff.origin_branch == "TEST" and staff.hlc.endswith("-TEST")
     assert staff.created_at.tzinfo is not None and staff.version == 1
+
+
+def test_an_upgrade_hands_new_permissions_to_default_roles_only(app, system_actor, monkeypatch):
+    from physioez.core import identity, permissions
+
+    receptionist = Role.get(Role.code == "receptionist")
+    records.update(receptionist, system_actor, permissions=["core.shell.use"])  # admin's choice
+    new = permissions.Permission("reception.waitlist.manage", "Manage the waitlist")
+    monkeypatch.setitem(permissions.REGISTRY, new.code, new)
+    upgraded_defaults = tuple(
+        permissions.DefaultRole(
+            r.code,
+            r.name,
+            r.description,
+            (*r.permissions, new.code) if r.code in ("owner", "receptionist") else r.permissions,
+            r.head_office,
+        )
+        for r in permissions.DEFAULT_ROLES
+    )
+    monkeypatch.setattr(identity, "DEFAULT_ROLES", upgraded_defaults)
+
+    assert identity.ensure_default_roles(system_actor) == 2
+    receptionist = Role.get(Role.code == "receptionist")
+    assert receptionist.permissions == ["core.shell.use", new.code]  # removal respected
+    assert new.code in Role.get(Role.code == "owner").permissions
+    assert new.code not in Role.get(Role.code == "therapist").permissions
+    assert identity.ensure_default_roles(system_actor) == 0  # seen now: nothing more

@@ -31,7 +31,7 @@ from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
-# Copied from webui/node_modules by `make assets` (pinned in webui/package-lock.json).
+# Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
 SOCKETIO_CLIENT = "vendor/socket.io.min.js"
 
 # Order matters for navigation: the front desk comes first for the people who use it most.

@@ -109,25 +109,48 @@ def validate_roles(role_codes: Iterable[str]) -> list[str]:
 
 
 def ensure_default_roles(actor: Actor) -> int:
-    """Create any default role that is missing; returns how many were created."""
-    created = 0
+    """Create missing default roles and hand newly shipped permissions to them.
+
+    An admin may have taken a permission away from a role on purpose, so only permissions
+    this box has never seen before (per ``permission_catalog``) are added on an upgrade.
+    Returns how many roles were created or extended.
+    """
+    changed = 0
     with write_transaction():
-        existing = {code for (code,) in Role.select(Role.code).tuples()}
-        for role in DEFAULT_ROLES:
-            if role.code in existing:
+        seen = {
+            code
+            for (code,) in database.execute_sql("SELECT code FROM permission_catalog").fetchall()
+        }
+        new_codes = set(REGISTRY) - seen
+        roles = {role.code: role for role in Role.select()}
+        for default in DEFAULT_ROLES:
+            role = roles.get(default.code)
+            if role is None:
+                records.create(
+                    Role,
+                    actor,
+                    code=default.code,
+                    name=default.name,
+                    description=default.description,
+                    permissions=sorted(default.permissions),
+                    head_office=default.head_office,
+                    builtin=True,
+                )
+                changed += 1
                 continue
-            records.create(
-                Role,
-                actor,
-                code=role.code,
-                name=role.name,
-                description=role.description,
-                permissions=sorted(role.permissions),
-                head_office=role.head_office,
-                builtin=True,
-            )
-            created += 1
-    return created
+            added = (new_codes & set(default.permissions)) - set(role.permissions)
+            if seen and added:
+                records.update(
+                    role,
+                    actor,
+                    action="role.permissions_upgraded",
+                    permissions=sorted(set(role.permissions) | added),
+                )
+                changed += 1
+        if new_codes:
+            for code in sorted(new_codes):
+                database.execute_sql("INSERT INTO permission_catalog (code) VALUES (?)", (code,))
+    return changed
 
 
 def permissions_for_roles(role_codes: Iterable[str]) -> frozenset[str]:
@@ -475,6 +498,14 @@ class SignInGuard:
             raise Forbidden(_locked_message(locked_until))
         stored = staff.pin_hash if with_pin else staff.password_hash
         if with_pin and not stored:
+            self.ip_limiter.fail(actor.ip)
+            record_security(
+                actor,
+                "auth.sign_in_failed",
+                "staff",
+                staff.id,
+                {"method": method, "reason": "no PIN set"},
+            )
             raise InvalidInput(
                 "You have no PIN yet. Sign in with your password and set one in your profile."
             )

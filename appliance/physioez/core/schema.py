@@ -118,4 +118,12 @@ CREATE TABLE staff_session (
 CREATE INDEX staff_session_staff ON staff_session (staff_id, ended_at);
 """,
     ),
+    Migration(
+        "core.0004_permission_catalog",
+        """
+-- Every permission code this box has seen, so an upgrade can tell new ones from ones an
+-- admin took away.
+CREATE TABLE permission_catalog (code TEXT PRIMARY KEY NOT NULL);
+""",
+    ),
 ]

@@ -117,7 +117,10 @@ class AuthSettings(_Section):
         5, ge=1, le=240, description="Idle minutes before a staff screen locks (PIN to unlock)."
     )
     session_hours: int = Field(
-        12, ge=1, le=168, description="A signed-in session ends after this many hours."
+        12,
+        ge=1,
+        le=168,
+        description="A signed-in session ends this many hours after sign-in, however active.",
     )
     password_min_length: int = Field(10, ge=8, le=128, description="Shortest accepted password.")
     hash_profile: Literal["interactive", "moderate", "fast-insecure-for-tests"] = Field(

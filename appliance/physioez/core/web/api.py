@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from physioez import __version__
@@ -97,7 +97,12 @@ class ApiRegistry:
                 "schemas": schemas,
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer"},
-                    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                    "session": {
+                        "type": "apiKey",
+                        "in": "cookie",
+                        "name": current_app.config["SESSION_COOKIE_NAME"],
+                        "description": "Browser sessions also send X-CSRF-Token on writes",
+                    },
                 },
             },
             "security": [{"bearer": []}, {"session": []}],
