@@ -152,6 +152,28 @@ class Server:
             time.sleep(0.1)
         raise BenchError(f"GET /healthz was not 200 within {HEALTH_TIMEOUT_S:.0f} s ({last})")
 
+    def rss_mib(self) -> float | None:
+        """Resident memory of the server: gunicorn's arbiter plus its one worker, in MiB."""
+        if self.proc is None:
+            return None
+        pids = [self.proc.pid]
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{self.proc.pid}\n" in text:
+                pids.append(int(status.parent.name))
+        total_kib = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total_kib += int(line.split()[1])
+            except OSError:
+                continue
+        return round(total_kib / 1024, 1)
+
     def stop(self) -> None:
         proc = self.proc
         if proc is not None and proc.poll() is None:
@@ -588,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     server = Server(command, env, log_path, port)
     clients: list[Client] = []
     results: list[dict] = []
+    footprint: dict[str, float | None] = {}
     status = 0
     try:
         print(f"seeding demo data in {tmp} ...", flush=True)
@@ -605,11 +628,20 @@ def main(argv: list[str] | None = None) -> int:
         if seeded.returncode != 0:
             raise BenchError(f"seed-demo failed ({seeded.returncode}): {seeded.stderr[-800:]}")
         print(f"starting server on http://{HOST}:{port}/ ...", flush=True)
+        spawned = time.perf_counter()
         try:
             health = server.start()
         except BenchError as exc:
             raise BenchError(f"{exc}\n--- server log ---\n{server.log_tail()}") from None
-        print(f"server up (version {health.get('version')}); signing in clients ...", flush=True)
+        footprint["cold_start_s"] = round(time.perf_counter() - spawned, 2)
+        time.sleep(1.0)  # Let start-up settle before reading memory.
+        footprint["idle_rss_mib"] = server.rss_mib()
+        print(
+            f"server up (version {health.get('version')}) in {footprint['cold_start_s']} s, "
+            f"idle RSS {footprint['idle_rss_mib']} MiB (goals: <= 3 s, <= 150 MiB); "
+            "signing in clients ...",
+            flush=True,
+        )
         started = time.perf_counter()
         for number in range(1, args.levels[-1] + 1):
             client = Client(number, port)
@@ -633,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
                 summary = summarise(run)
                 results.append(summary)
                 print_line(summary)
+        footprint["rss_after_load_mib"] = server.rss_mib()
+        print(f"RSS after the load: {footprint['rss_after_load_mib']} MiB")
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         status = 1
@@ -654,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": "physioez serve (gunicorn, 1 process, gthread)",
             "transport": "http.client keep-alive, one connection and cookie per client",
         },
+        "footprint": footprint,
         "results": results,
         "ok": status == 0,
     }
