@@ -489,7 +489,7 @@ class SignInGuard:
                 {"method": method, "reason": "unknown or inactive account"},
             )
             raise InvalidInput(_wrong_secret_message(with_pin))
-        locked_until = self._locked_until(staff)
+        locked_until = account_locked_until(staff)
         if locked_until:
             self.ip_limiter.fail(actor.ip)
             record_security(
@@ -524,12 +524,6 @@ class SignInGuard:
             staff.id,
         )
         return staff
-
-    def _locked_until(self, staff: Staff) -> datetime | None:
-        throttle = LoginThrottle.get_or_none(LoginThrottle.staff == staff.id)
-        if throttle and throttle.locked_until and throttle.locked_until > utcnow():
-            return throttle.locked_until
-        return None
 
     def _count_failure(self, actor: Actor, staff: Staff, method: str) -> datetime | None:
         with write_transaction():
