@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 
 from physioez.core.web.access import requires
 from physioez.core.web.nav import NavItem
-from physioez.reception import services
+from physioez.reception.services import directory
 
 bp = Blueprint("reception", __name__, url_prefix="/reception")
 
@@ -19,5 +19,5 @@ NAV = (NavItem("Front desk", "Front desk", "reception.frontdesk", "reception.fro
 @requires("reception.frontdesk.view")
 def frontdesk():
     return render_template(
-        "reception/frontdesk.html", groups=services.team_directory(), now=datetime.now(UTC)
+        "reception/frontdesk.html", groups=directory.team_directory(), now=datetime.now(UTC)
     )
