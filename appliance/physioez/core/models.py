@@ -8,7 +8,7 @@ UUIDv7 key, the branch that made the row, an HLC stamp, a version and a soft-del
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from peewee import (
@@ -51,6 +51,18 @@ class UtcDateTimeField(Field):
         return None if value is None else parse_utc(value)
 
 
+class IsoDateField(Field):
+    """A calendar date (birthdays, leave days) as ``YYYY-MM-DD``: no time zone to get wrong."""
+
+    field_type = "TEXT"
+
+    def db_value(self, value: date | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def python_value(self, value: str | None) -> date | None:
+        return None if value is None else date.fromisoformat(value)
+
+
 class JsonField(TextField):
     def db_value(self, value: Any) -> str | None:
         return None if value is None else canonical_json(value)
@@ -81,6 +93,8 @@ class BaseModel(Model):
             value = self.__data__.get(name)
             if isinstance(value, datetime):
                 value = format_utc(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
             elif isinstance(value, bytes):
                 value = value.hex()
             row[name] = value

@@ -129,6 +129,33 @@ class AuthSettings(_Section):
     )
 
 
+class ReceptionSettings(_Section):
+    required_documents: list[str] = Field(
+        ["id", "consent_form"],
+        description="Documents every patient should have; the patient page lists what is missing.",
+    )
+    max_document_mb: int = Field(
+        10, ge=1, le=100, description="Largest patient document upload, in MiB."
+    )
+
+    @field_validator("required_documents", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # Environment variables can only carry text: "id,consent_form".
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("required_documents")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        known = {"id", "consent_form", "referral_letter", "insurance", "report", "other"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown document kind {unknown} (use {sorted(known)})")
+        return value
+
+
 class RealtimeSettings(_Section):
     enabled: bool = Field(True, description="Serve live updates over Socket.IO.")
     ping_interval_seconds: int = Field(
@@ -148,6 +175,7 @@ class Settings(_Section):
     paths: PathSettings = PathSettings()
     database: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
+    reception: ReceptionSettings = ReceptionSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -1,10 +1,13 @@
-"""The front desk: patients, inquiries, the appointment book, check-in (see issue 3)."""
+"""The front desk: patients, inquiries, the appointment book, check-in."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from physioez.core.web.nav import register_nav
+from physioez.reception.schema import MIGRATIONS
+
+__all__ = ["MIGRATIONS", "init_module"]
 
 
 def init_module(app: Flask) -> None:
@@ -12,6 +15,3 @@ def init_module(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     register_nav(app, *views.NAV)
-
-
-MIGRATIONS: list = []
