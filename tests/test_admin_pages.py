@@ -17,23 +17,32 @@ def nav_labels(html: bytes) -> list[str]:
 
 
 def test_navigation_shows_only_what_the_role_may_use(app, client_for):
-    assert nav_labels(client_for("receptionist").get("/reception/").data) == ["Front desk"]
+    assert nav_labels(client_for("receptionist").get("/reception/").data) == [
+        "Front desk",
+        "Patients",
+    ]
     owner_nav = nav_labels(client_for("owner").get("/profile").data)
-    assert owner_nav == ["Front desk", "Staff", "Roles", "API tokens", "Audit log"]
+    assert owner_nav == ["Front desk", "Patients", "Staff", "Roles", "API tokens", "Audit log"]
     assert nav_labels(client_for("it_admin").get("/profile").data) == [
         "Staff",
         "Roles",
         "API tokens",
         "Audit log",
     ]
-    assert nav_labels(client_for("therapist").get("/profile").data) == []
+    assert nav_labels(client_for("therapist").get("/profile").data) == ["Patients"]
 
 
-def test_home_sends_single_page_roles_straight_there(app, client_for):
+def test_home_sends_single_area_roles_straight_there(app, client_for, make_staff, system_actor):
+    from physioez.core import records
+    from physioez.core.models import Role
+    from tests.conftest import sign_in_client
+
     assert client_for("receptionist").get("/").location == "/reception/"
     owner_home = client_for("owner").get("/")
     assert owner_home.status_code == 200 and b"Good to see you" in owner_home.data
-    assert b"has no pages on this box yet" in client_for("therapist").get("/").data
+    records.create(Role, system_actor, code="bare", name="Bare", permissions=["core.shell.use"])
+    bare = sign_in_client(app.test_client(), make_staff("bare"))
+    assert b"has no pages on this box yet" in bare.get("/").data
 
 
 def test_create_staff_form_keeps_input_and_points_at_the_problem(app, client_for):

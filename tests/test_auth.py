@@ -316,7 +316,7 @@ def test_switching_to_someone_without_access_lands_on_their_start_page(app, make
         "/unlock", data={"username": "ravi", "pin": "7391", "next": "/admin/staff"}
     )
     assert response.location == "/"
-    assert b"not part of your role" in client.get("/").data
+    assert b"not part of your role" in client.get("/", follow_redirects=True).data
 
 
 def test_nobody_grants_governance_rights_they_do_not_hold(app, client_for, make_staff):

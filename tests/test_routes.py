@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -10,6 +11,8 @@ from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
+from physioez.reception.services import patients
+from physioez.reception.services.patients import PatientDetails
 from tests.conftest import sign_in_client
 
 # Routes that need no sign-in, by design; anything else without a declaration fails.
@@ -81,7 +84,28 @@ def matrix_targets(app, make_staff, system_actor):
         token, _ = identity.create_api_token(
             system_actor, target, name="matrix", scopes=["core.shell.use"], expires_days=1
         )
-    return {"staff_id": target.id, "code": role.code, "token_id": token.id}
+        patient = patients.register(
+            system_actor,
+            PatientDetails(first_name="Matrix", last_name="Target", phone="9000000000"),
+            date(2026, 1, 1),
+        )
+        document = patients.add_document(
+            system_actor,
+            patient,
+            kind="id",
+            filename="id.pdf",
+            data=b"%PDF-1.7 matrix",
+            max_bytes=10_000,
+            keyring=app.extensions["physioez_keyring"],
+            documents_dir=app.config["PHYSIOEZ"].paths.data_dir / "documents",
+        )
+    return {
+        "staff_id": target.id,
+        "code": role.code,
+        "token_id": token.id,
+        "patient_id": patient.id,
+        "document_id": document.id,
+    }
 
 
 @pytest.mark.parametrize("role", [role.code for role in DEFAULT_ROLES])
@@ -100,6 +124,7 @@ def test_role_route_matrix(app, make_staff, matrix_targets, role):
         assert "<" not in url, f"no matrix value for {rule.rule}"
         sign_in_client(client, staff)  # Fresh each time: sign-out and lock must not leak.
         response = client.open(url, method=method, json={} if url.startswith("/api/") else None)
+        assert response.status_code < 500, f"{role}: {method} {url} -> {response.status_code}"
         if permission in granted:
             assert response.status_code not in (401, 403), (
                 f"{role} should reach {method} {url}, got {response.status_code}"

@@ -29,6 +29,7 @@ from physioez.core.web import access, security, shell
 from physioez.core.web.api import Api, init_api
 from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
+from physioez.reception.api import api as reception_api
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 # Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
@@ -46,7 +47,7 @@ def all_migrations() -> list[Migration]:
 
 
 def module_apis() -> list[Api]:
-    return [shell_api, admin_api]
+    return [shell_api, reception_api, admin_api]
 
 
 def configure_logging(level: str) -> None:

@@ -33,7 +33,8 @@ _ALL = [
     Permission("admin.audit.read", "Read the audit log and verify its chain"),
     Permission("reception.frontdesk.view", "Open the front desk"),
     Permission("reception.patients.read", "Find and view patients"),
-    Permission("reception.patients.write", "Register and edit patients"),
+    Permission("reception.patients.write", "Register and edit patients, upload their documents"),
+    Permission("reception.patients.merge", "Merge duplicate patient records"),
     Permission("reception.appointments.read", "See the appointment book"),
     Permission("reception.appointments.write", "Book, move and cancel appointments"),
     Permission("clinical.notes.read", "Read clinical records"),
@@ -110,7 +111,7 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
         "receptionist",
         "Receptionist",
         "Front desk: patients, appointments, check-in",
-        (*_SHELL, *_with_prefixes("reception.")),
+        (*_SHELL, *(c for c in _with_prefixes("reception.") if c != "reception.patients.merge")),
     ),
     DefaultRole(
         "therapist",

@@ -11,8 +11,9 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 
-from flask import Flask, g, jsonify, render_template, request, session
+from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -56,6 +57,26 @@ def csrf_token() -> str:
     if not token:
         token = session["csrf"] = new_csrf_token()
     return token
+
+
+def allows_upload(limit_bytes: Callable[[], int]):
+    """Let one view accept a body larger than ``server.max_request_kb`` (file uploads).
+
+    The limit has to be set before anything reads the form, the CSRF check included.
+    """
+
+    def mark(view):
+        view.physioez_upload_limit = limit_bytes
+        return view
+
+    return mark
+
+
+def _apply_upload_limit():
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "physioez_upload_limit", None)
+    if limit is not None:
+        request.max_content_length = limit()
 
 
 def _csrf_check():
@@ -147,6 +168,7 @@ def _handle_unexpected(error: Exception):
 
 def init_security(app: Flask) -> None:
     app.before_request(_start_timer)
+    app.before_request(_apply_upload_limit)
     app.before_request(_csrf_check)
     app.after_request(_finish)
     if app.config["PHYSIOEZ"].server.access_log:

@@ -240,7 +240,8 @@ def set_pin():
 @requires("core.shell.use")
 def home():
     items = visible_nav(current_app, current_permissions())
-    if len(items) == 1:
+    if items and len({item.section for item in items}) == 1:
+        # One area (a receptionist's front desk): go straight to work, no menu of one.
         return redirect(url_for(items[0].endpoint))
     return render_template("shell/home.html", items=items, now=datetime.now(UTC))
 

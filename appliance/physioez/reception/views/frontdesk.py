@@ -1,18 +1,14 @@
-"""Front-desk pages."""
+"""The front desk's start page."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template
+from flask import render_template
 
 from physioez.core.web.access import requires
-from physioez.core.web.nav import NavItem
 from physioez.reception.services import directory
-
-bp = Blueprint("reception", __name__, url_prefix="/reception")
-
-NAV = (NavItem("Front desk", "Front desk", "reception.frontdesk", "reception.frontdesk.view"),)
+from physioez.reception.views import bp
 
 
 @bp.get("/")
