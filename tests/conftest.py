@@ -15,6 +15,9 @@ from physioez.core.db import close_database
 from physioez.core.models import Staff
 from physioez.core.settings import Settings
 
+# Fixtures of the front-desk tests (a small clinic with hours, rooms and types).
+pytest_plugins = ["tests.reception_fixtures"]
+
 PASSWORD = "correct horse battery"
 CSRF = "test-csrf-token"
 

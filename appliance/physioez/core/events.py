@@ -80,3 +80,35 @@ class EventBus:
 
 
 bus = EventBus()
+
+
+# --- the appointment book: facts other modules act on (billing consumes sessions, clinical
+# opens notes). Payload: appointment_id, patient_id, practitioner_id, type_id, service_code,
+# start_at (UTC ISO), status. ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppointmentChanged(DomainEvent):
+    """Booked, moved, confirmed or otherwise edited: front-desk screens redraw."""
+
+    name: ClassVar[str] = "appointment.changed"
+
+
+@dataclass(frozen=True)
+class PatientArrived(AppointmentChanged):
+    name: ClassVar[str] = "appointment.arrived"
+
+
+@dataclass(frozen=True)
+class SessionAttended(AppointmentChanged):
+    name: ClassVar[str] = "appointment.attended"
+
+
+@dataclass(frozen=True)
+class AppointmentNoShow(AppointmentChanged):
+    name: ClassVar[str] = "appointment.no_show"
+
+
+@dataclass(frozen=True)
+class AppointmentCancelled(AppointmentChanged):
+    name: ClassVar[str] = "appointment.cancelled"

@@ -138,6 +138,13 @@ class ReceptionSettings(_Section):
         10, ge=1, le=100, description="Largest patient document upload, in MiB."
     )
 
+    late_cancel_hours: int = Field(
+        24, ge=0, le=168, description="A cancellation this close to the start is flagged late."
+    )
+    auto_no_show: bool = Field(
+        False, description="At day end, mark booked patients who never arrived as no-shows."
+    )
+
     @field_validator("required_documents", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

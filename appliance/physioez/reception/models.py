@@ -6,7 +6,7 @@ from datetime import date
 
 from peewee import BooleanField, ForeignKeyField, IntegerField, TextField
 
-from physioez.core.models import IsoDateField, JsonField, ReplicatedModel
+from physioez.core.models import IsoDateField, JsonField, ReplicatedModel, UtcDateTimeField
 
 SEXES = ("female", "male", "other", "unknown")
 CONSENT_KINDS = {
@@ -83,3 +83,120 @@ class PatientDocument(ReplicatedModel):
     size_bytes = IntegerField()
     sha256 = TextField()
     uploaded_by = TextField(null=True)
+
+
+# --- the appointment book ------------------------------------------------------------------
+
+APPOINTMENT_STATUSES = {
+    "booked": "Booked",
+    "confirmed": "Confirmed",
+    "arrived": "Arrived",
+    "in_session": "In session",
+    "completed": "Completed",
+    "no_show": "No-show",
+    "cancelled": "Cancelled",
+}
+# Statuses that hold the slot: the clash engine sees these, not cancelled or no-show ones.
+ACTIVE_STATUSES = ("booked", "confirmed", "arrived", "in_session", "completed")
+
+
+class Practitioner(ReplicatedModel):
+    audit_entity = "practitioner"
+
+    staff_id = TextField(unique=True)
+    display_name = TextField()
+    colour = TextField(default="#0f766e")
+    active = BooleanField(default=True)
+
+
+class AvailabilityRule(ReplicatedModel):
+    audit_entity = "availability_rule"
+
+    practitioner = ForeignKeyField(Practitioner, backref="availability_rules")
+    weekday = IntegerField()
+    start_time = TextField()
+    end_time = TextField()
+    valid_from = IsoDateField(null=True)
+    valid_until = IsoDateField(null=True)
+
+
+class AvailabilityException(ReplicatedModel):
+    audit_entity = "availability_exception"
+
+    practitioner = ForeignKeyField(Practitioner, backref="availability_exceptions")
+    day = IsoDateField()
+    kind = TextField()
+    start_time = TextField(null=True)
+    end_time = TextField(null=True)
+    reason = TextField(default="")
+
+
+class Resource(ReplicatedModel):
+    audit_entity = "resource"
+
+    kind = TextField()
+    name = TextField()
+    capacity = IntegerField()
+    active = BooleanField(default=True)
+
+
+class AppointmentType(ReplicatedModel):
+    audit_entity = "appointment_type"
+
+    name = TextField()
+    duration_minutes = IntegerField()
+    service_code = TextField(default="")
+    colour = TextField(default="#2563eb")
+    group_capacity = IntegerField(default=1)
+    resource_ids = JsonField(default=list)
+    active = BooleanField(default=True)
+
+
+class AppointmentSeries(ReplicatedModel):
+    audit_entity = "appointment_series"
+
+    patient = ForeignKeyField(Patient)
+    practitioner = ForeignKeyField(Practitioner)
+    type = ForeignKeyField(AppointmentType, column_name="type_id")
+    rrule = TextField()
+    local_start = TextField()
+    timezone = TextField()
+
+
+class Appointment(ReplicatedModel):
+    audit_entity = "appointment"
+
+    patient = ForeignKeyField(Patient, backref="appointments")
+    practitioner = ForeignKeyField(Practitioner, backref="appointments")
+    type = ForeignKeyField(AppointmentType, column_name="type_id")
+    start_at = UtcDateTimeField()
+    end_at = UtcDateTimeField()
+    status = TextField(default="booked")
+    resource_ids = JsonField(default=list)
+    class_id = TextField(null=True)
+    series = ForeignKeyField(AppointmentSeries, null=True, backref="appointments")
+    series_index = IntegerField(null=True)
+    notes = TextField(default="")
+    override_reason = TextField(default="")
+    cancel_reason = TextField(default="")
+    late_cancel = BooleanField(default=False)
+    status_changed_at = UtcDateTimeField(null=True)
+    status_changed_by = TextField(null=True)
+    arrived_at = UtcDateTimeField(null=True)
+    started_at = UtcDateTimeField(null=True)
+    completed_at = UtcDateTimeField(null=True)
+
+
+class WaitlistEntry(ReplicatedModel):
+    audit_entity = "waitlist_entry"
+
+    patient = ForeignKeyField(Patient)
+    practitioner = ForeignKeyField(Practitioner, null=True)
+    type = ForeignKeyField(AppointmentType, column_name="type_id")
+    priority = IntegerField(default=2)
+    preferred_weekdays = JsonField(default=list)
+    earliest_time = TextField(null=True)
+    latest_time = TextField(null=True)
+    status = TextField(default="waiting")
+    offered_appointment_start = TextField(null=True)
+    note = TextField(default="")

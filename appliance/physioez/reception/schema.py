@@ -80,4 +80,123 @@ CREATE TRIGGER patient_search_update AFTER UPDATE OF first_name, last_name, phon
 END;
 """,  # noqa: S608 - DDL with trigger bodies; no value is interpolated
     ),
+    Migration(
+        "reception.0002_scheduling",
+        f"""
+-- Who can be booked: a staff member who treats patients at this branch.
+CREATE TABLE practitioner (
+    {REPLICATED_COLUMNS},
+    staff_id TEXT NOT NULL UNIQUE REFERENCES staff (id),
+    display_name TEXT NOT NULL,
+    colour TEXT NOT NULL DEFAULT '#0f766e',
+    active INTEGER NOT NULL DEFAULT 1
+);
+
+-- Weekly working hours in the branch's local time; weekday 0 = Monday.
+CREATE TABLE availability_rule (
+    {REPLICATED_COLUMNS},
+    practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
+    weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+    start_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    valid_from TEXT,
+    valid_until TEXT
+);
+CREATE INDEX availability_rule_practitioner ON availability_rule (practitioner_id, weekday);
+
+-- Dated exceptions: leave (no work) and extra shifts, local time; no times = the whole day.
+CREATE TABLE availability_exception (
+    {REPLICATED_COLUMNS},
+    practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('leave', 'extra')),
+    start_time TEXT,
+    end_time TEXT,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX availability_exception_day ON availability_exception (practitioner_id, day);
+
+CREATE TABLE resource (
+    {REPLICATED_COLUMNS},
+    kind TEXT NOT NULL CHECK (kind IN ('room', 'equipment')),
+    name TEXT NOT NULL,
+    capacity INTEGER NOT NULL CHECK (capacity >= 1),
+    active INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE appointment_type (
+    {REPLICATED_COLUMNS},
+    name TEXT NOT NULL,
+    duration_minutes INTEGER NOT NULL CHECK (duration_minutes BETWEEN 5 AND 480),
+    service_code TEXT NOT NULL DEFAULT '',
+    colour TEXT NOT NULL DEFAULT '#2563eb',
+    group_capacity INTEGER NOT NULL DEFAULT 1 CHECK (group_capacity >= 1),
+    resource_ids TEXT NOT NULL DEFAULT '[]',
+    active INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE appointment_series (
+    {REPLICATED_COLUMNS},
+    patient_id TEXT NOT NULL REFERENCES patient (id),
+    practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
+    type_id TEXT NOT NULL REFERENCES appointment_type (id),
+    rrule TEXT NOT NULL,
+    local_start TEXT NOT NULL,
+    timezone TEXT NOT NULL
+);
+
+CREATE TABLE appointment (
+    {REPLICATED_COLUMNS},
+    patient_id TEXT NOT NULL REFERENCES patient (id),
+    practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
+    type_id TEXT NOT NULL REFERENCES appointment_type (id),
+    start_at TEXT NOT NULL,
+    end_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('booked', 'confirmed', 'arrived', 'in_session',
+        'completed', 'no_show', 'cancelled')),
+    resource_ids TEXT NOT NULL DEFAULT '[]',
+    class_id TEXT,
+    series_id TEXT REFERENCES appointment_series (id),
+    series_index INTEGER,
+    notes TEXT NOT NULL DEFAULT '',
+    override_reason TEXT NOT NULL DEFAULT '',
+    cancel_reason TEXT NOT NULL DEFAULT '',
+    late_cancel INTEGER NOT NULL DEFAULT 0,
+    status_changed_at TEXT,
+    status_changed_by TEXT,
+    arrived_at TEXT,
+    started_at TEXT,
+    completed_at TEXT,
+    CHECK (end_at > start_at)
+);
+CREATE INDEX appointment_start ON appointment (start_at);
+CREATE INDEX appointment_practitioner ON appointment (practitioner_id, start_at);
+CREATE INDEX appointment_patient ON appointment (patient_id, start_at);
+CREATE INDEX appointment_series_index ON appointment (series_id, series_index);
+
+-- Per-branch choice for each clash rule: 'block' or 'warn' (override with a reason).
+CREATE TABLE clash_rule_setting (
+    rule TEXT PRIMARY KEY NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('block', 'warn')),
+    updated_at TEXT NOT NULL,
+    updated_by TEXT
+);
+
+CREATE TABLE waitlist_entry (
+    {REPLICATED_COLUMNS},
+    patient_id TEXT NOT NULL REFERENCES patient (id),
+    practitioner_id TEXT REFERENCES practitioner (id),
+    type_id TEXT NOT NULL REFERENCES appointment_type (id),
+    priority INTEGER NOT NULL DEFAULT 2 CHECK (priority BETWEEN 1 AND 3),
+    preferred_weekdays TEXT NOT NULL DEFAULT '[]',
+    earliest_time TEXT,
+    latest_time TEXT,
+    status TEXT NOT NULL DEFAULT 'waiting'
+        CHECK (status IN ('waiting', 'offered', 'booked', 'removed')),
+    offered_appointment_start TEXT,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX waitlist_status ON waitlist_entry (status, priority, created_at);
+""",
+    ),
 ]

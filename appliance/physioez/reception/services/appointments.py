@@ -1,0 +1,446 @@
+"""The appointment book: booking with the clash check, moving, cancelling, attendance.
+
+Booking is the front desk's hottest write, so the check reads only what can clash (bookings
+overlapping the slot, that day's hours) with plain SQL, and runs inside the same write
+transaction as the insert: between the check and the commit nobody else can book the slot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from physioez.core import records
+from physioez.core.audit import Actor
+from physioez.core.db import database, write_transaction
+from physioez.core.errors import Conflict, InvalidInput, NotFound
+from physioez.core.events import (
+    AppointmentCancelled,
+    AppointmentChanged,
+    AppointmentNoShow,
+    PatientArrived,
+    SessionAttended,
+    bus,
+)
+from physioez.core.models import format_utc, parse_utc, utcnow
+from physioez.core.node import current_node
+from physioez.reception.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentType,
+    Patient,
+    Practitioner,
+)
+from physioez.reception.services import clash
+from physioez.reception.services.schedule_setup import (
+    clash_policy,
+    get_practitioner,
+    get_type,
+    hours_between,
+)
+
+# The longest appointment a type allows; bounds the index scan for overlapping bookings.
+LONGEST = timedelta(minutes=480)
+
+
+class ClashRefused(Conflict):
+    """The slot conflicts: ``clashes`` says with what; ``needs_override`` if only warnings."""
+
+    def __init__(self, clashes: Sequence[clash.Clash]) -> None:
+        self.clashes = list(clashes)
+        self.needs_override = not clash.hard_clashes(self.clashes)
+        first = self.clashes[0].message
+        if self.needs_override:
+            message = f"{first}. Book anyway by giving a reason for the override."
+        else:
+            message = f"This slot cannot be booked: {first}."
+        super().__init__(message, field="start")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What is asked for: validated by :func:`book` against the book."""
+
+    patient_id: str
+    practitioner_id: str
+    type_id: str
+    start: datetime  # aware
+    resource_ids: tuple[str, ...] | None = None  # None: the type's own
+    notes: str = ""
+
+
+# --- loading what can clash -------------------------------------------------------------------
+
+
+def _label(row_patient: str, row_practitioner: str, start: datetime, zone: ZoneInfo) -> str:
+    return f"{row_patient} with {row_practitioner} at {start.astimezone(zone):%a %d %b %H:%M}"
+
+
+def load_schedule(
+    start: datetime,
+    end: datetime,
+    practitioner_ids: Sequence[str],
+    timezone: str,
+    exclude_id: str | None = None,
+) -> clash.Schedule:
+    """Everything the clash engine needs for the span [start, end)."""
+    zone = ZoneInfo(timezone)
+    rows = database.execute_sql(
+        "SELECT a.id, a.practitioner_id, a.patient_id, a.start_at, a.end_at, a.resource_ids, "
+        "a.class_id, p.first_name || ' ' || p.last_name, pr.display_name "
+        "FROM appointment a JOIN patient p ON p.id = a.patient_id "
+        "JOIN practitioner pr ON pr.id = a.practitioner_id "
+        "WHERE a.deleted_at IS NULL AND a.start_at >= ? AND a.start_at < ? AND a.end_at > ? "
+        "AND a.status IN ('booked', 'confirmed', 'arrived', 'in_session', 'completed')",
+        (format_utc(start - LONGEST), format_utc(end), format_utc(start)),
+    ).fetchall()
+    bookings = []
+    class_types: dict[str, str] = {}
+    for aid, pid, patient, s, e, resources, class_id, patient_name, practitioner_name in rows:
+        if aid == exclude_id:
+            continue
+        begin = parse_utc(s)
+        bookings.append(
+            clash.Booking(
+                id=aid,
+                practitioner_id=pid,
+                patient_id=patient,
+                start=begin,
+                end=parse_utc(e),
+                resource_ids=tuple(json.loads(resources)),
+                class_id=class_id,
+                label=_label(patient_name.strip(), practitioner_name, begin, zone),
+            )
+        )
+        if class_id:
+            class_types[class_id] = pid
+    resources = {
+        rid: clash.Resource(rid, name, capacity)
+        for rid, name, capacity in database.execute_sql(
+            "SELECT id, name, capacity FROM resource WHERE deleted_at IS NULL AND active = 1"
+        ).fetchall()
+    }
+    first_day = start.astimezone(zone).date() - timedelta(days=1)
+    last_day = end.astimezone(zone).date()
+    hours = hours_between(practitioner_ids, first_day, last_day, timezone)
+    return clash.Schedule(
+        bookings=bookings,
+        resources=resources,
+        availability=hours.availability,
+        leave=hours.leave,
+        classes={},
+    )
+
+
+def class_id_for(practitioner_id: str, type_id: str, start: datetime) -> str:
+    """Seats of one group session share this key: same practitioner, type and start."""
+    return f"{practitioner_id}:{type_id}:{format_utc(start)}"
+
+
+def _candidate(slot: Slot, appointment_type: AppointmentType, candidate_id: str) -> clash.Booking:
+    end = slot.start + timedelta(minutes=appointment_type.duration_minutes)
+    resources = (
+        tuple(appointment_type.resource_ids)
+        if slot.resource_ids is None
+        else tuple(dict.fromkeys(slot.resource_ids))
+    )
+    class_id = (
+        class_id_for(slot.practitioner_id, appointment_type.id, slot.start)
+        if appointment_type.group_capacity > 1
+        else None
+    )
+    return clash.Booking(
+        id=candidate_id,
+        practitioner_id=slot.practitioner_id,
+        patient_id=slot.patient_id,
+        start=slot.start,
+        end=end,
+        resource_ids=resources,
+        class_id=class_id,
+    )
+
+
+def check_slot(
+    slot: Slot, timezone: str, exclude_id: str | None = None, candidate_id: str = "candidate"
+) -> tuple[clash.Booking, list[clash.Clash]]:
+    """Clashes of a slot, without booking it (the booking page's live check uses this)."""
+    appointment_type = get_type(slot.type_id)
+    candidate = _candidate(slot, appointment_type, exclude_id or candidate_id)
+    schedule = load_schedule(
+        candidate.start, candidate.end, [slot.practitioner_id], timezone, exclude_id=exclude_id
+    )
+    if candidate.class_id:
+        schedule = clash.Schedule(
+            bookings=schedule.bookings,
+            resources=schedule.resources,
+            availability=schedule.availability,
+            leave=schedule.leave,
+            classes={
+                candidate.class_id: clash.GroupClass(
+                    candidate.class_id, appointment_type.group_capacity, slot.practitioner_id
+                )
+            },
+        )
+    return candidate, clash.check(candidate, schedule, clash_policy())
+
+
+def _decide(clashes: list[clash.Clash], override_reason: str) -> None:
+    if clash.hard_clashes(clashes):
+        raise ClashRefused(clashes)
+    if clashes and not override_reason.strip():
+        raise ClashRefused(clashes)
+
+
+def _validate(slot: Slot) -> None:
+    if slot.start.tzinfo is None:
+        raise InvalidInput("The start time needs a time zone.", field="start")
+    if slot.start.second or slot.start.microsecond or slot.start.minute % 5:
+        raise InvalidInput("Appointments start on a 5-minute mark.", field="start")
+    if len(slot.notes) > 1000:
+        raise InvalidInput("Keep notes under 1000 characters.", field="notes")
+    patient = Patient.get_or_none(Patient.id == slot.patient_id)
+    if patient is None or patient.deleted_at is not None:
+        raise InvalidInput("Choose a patient.", field="patient_id")
+    practitioner = get_practitioner(slot.practitioner_id)
+    if not practitioner.active:
+        raise InvalidInput(
+            f"{practitioner.display_name} is not taking appointments.", field="practitioner_id"
+        )
+
+
+# --- booking and changes ----------------------------------------------------------------------
+
+
+def _event_payload(appointment: Appointment, service_code: str = "") -> dict:
+    return {
+        "appointment_id": appointment.id,
+        "patient_id": appointment.patient_id,
+        "practitioner_id": appointment.practitioner_id,
+        "type_id": appointment.type_id,
+        "service_code": service_code,
+        "start_at": format_utc(appointment.start_at),
+        "status": appointment.status,
+    }
+
+
+def _publish(event_type: type[AppointmentChanged], appointment: Appointment) -> None:
+    bus.publish(event_type(branch=current_node().branch_id, payload=_event_payload(appointment)))
+
+
+def book(
+    actor: Actor,
+    slot: Slot,
+    timezone: str,
+    override_reason: str = "",
+    series_id: str | None = None,
+    series_index: int | None = None,
+) -> Appointment:
+    """Put an appointment in the book, or raise :class:`ClashRefused` naming the clash."""
+    _validate(slot)
+    with write_transaction():
+        candidate, clashes = check_slot(slot, timezone)
+        _decide(clashes, override_reason)
+        appointment = records.create(
+            Appointment,
+            actor,
+            patient=slot.patient_id,
+            practitioner=slot.practitioner_id,
+            type=slot.type_id,
+            start_at=candidate.start.astimezone(UTC),
+            end_at=candidate.end.astimezone(UTC),
+            status="booked",
+            resource_ids=list(candidate.resource_ids),
+            class_id=candidate.class_id,
+            notes=slot.notes.strip(),
+            override_reason=_override_text(clashes, override_reason),
+            series=series_id,
+            series_index=series_index,
+        )
+        _publish(AppointmentChanged, appointment)
+    return appointment
+
+
+def _override_text(clashes: list[clash.Clash], reason: str) -> str:
+    if not clashes:
+        return ""
+    rules = ", ".join(sorted({c.rule.value for c in clashes}))
+    return f"{reason.strip()[:500]} [overrode: {rules}]"
+
+
+def get_appointment(appointment_id: str) -> Appointment:
+    found = Appointment.get_or_none(Appointment.id == appointment_id)
+    if found is None or found.deleted_at is not None:
+        raise NotFound("No such appointment.")
+    return found
+
+
+def reschedule(
+    actor: Actor,
+    appointment: Appointment,
+    *,
+    start: datetime,
+    practitioner_id: str | None = None,
+    timezone: str,
+    override_reason: str = "",
+) -> Appointment:
+    if appointment.status not in ("booked", "confirmed"):
+        raise Conflict(f"A {appointment.status.replace('_', ' ')} appointment cannot be moved.")
+    slot = Slot(
+        patient_id=appointment.patient_id,
+        practitioner_id=practitioner_id or appointment.practitioner_id,
+        type_id=appointment.type_id,
+        start=start,
+        resource_ids=tuple(appointment.resource_ids),
+    )
+    _validate(slot)
+    with write_transaction():
+        candidate, clashes = check_slot(slot, timezone, exclude_id=appointment.id)
+        _decide(clashes, override_reason)
+        records.update(
+            appointment,
+            actor,
+            action="appointment.rescheduled",
+            practitioner=slot.practitioner_id,
+            start_at=candidate.start.astimezone(UTC),
+            end_at=candidate.end.astimezone(UTC),
+            class_id=candidate.class_id,
+            override_reason=_override_text(clashes, override_reason) or appointment.override_reason,
+        )
+        _publish(AppointmentChanged, appointment)
+    return appointment
+
+
+# Which status may follow which: the desk's day, in order. Cancelling is separate.
+TRANSITIONS = {
+    "booked": {"confirmed", "arrived", "no_show"},
+    "confirmed": {"arrived", "no_show", "booked"},
+    "arrived": {"in_session", "booked"},  # booked again: checked in by mistake
+    "in_session": {"completed"},
+    "completed": set(),
+    "no_show": {"booked"},  # they turned up after all
+    "cancelled": set(),
+}
+STATUS_EVENTS = {
+    "arrived": PatientArrived,
+    "completed": SessionAttended,
+    "no_show": AppointmentNoShow,
+}
+
+
+def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointment:
+    if status == "cancelled":
+        raise InvalidInput("Cancel with a reason instead.", field="status")
+    allowed = TRANSITIONS.get(appointment.status, set())
+    if status not in allowed:
+        raise Conflict(
+            f"A {appointment.status.replace('_', ' ')} appointment cannot become "
+            f"{status.replace('_', ' ')}."
+        )
+    now = utcnow()
+    changes: dict = {
+        "status": status,
+        "status_changed_at": now,
+        "status_changed_by": actor.staff_id,
+    }
+    if status == "arrived":
+        changes["arrived_at"] = now
+    elif status == "in_session":
+        changes["started_at"] = now
+    elif status == "completed":
+        changes["completed_at"] = now
+    elif status == "booked":
+        changes.update(arrived_at=None, started_at=None)
+    with write_transaction():
+        records.update(appointment, actor, action=f"appointment.{status}", **changes)
+        _publish(STATUS_EVENTS.get(status, AppointmentChanged), appointment)
+    return appointment
+
+
+def cancel(
+    actor: Actor, appointment: Appointment, reason: str, late_cancel_hours: int
+) -> Appointment:
+    if appointment.status not in ("booked", "confirmed"):
+        raise Conflict(f"A {appointment.status.replace('_', ' ')} appointment cannot be cancelled.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why the appointment is cancelled.", field="reason")
+    now = utcnow()
+    late = appointment.start_at - now < timedelta(hours=late_cancel_hours)
+    with write_transaction():
+        records.update(
+            appointment,
+            actor,
+            action="appointment.cancelled",
+            status="cancelled",
+            cancel_reason=reason[:500],
+            late_cancel=late,
+            status_changed_at=now,
+            status_changed_by=actor.staff_id,
+        )
+        _publish(AppointmentCancelled, appointment)
+    return appointment
+
+
+def mark_day_no_shows(actor: Actor, day: date, timezone: str) -> int:
+    """Day end: booked or confirmed patients who never arrived become no-shows."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, datetime.min.time(), zone)
+    end = start + timedelta(days=1)
+    missed = Appointment.live().where(
+        Appointment.status.in_(("booked", "confirmed")),
+        Appointment.start_at >= start.astimezone(UTC),
+        Appointment.start_at < end.astimezone(UTC),
+    )
+    count = 0
+    for appointment in missed:
+        set_status(actor, appointment, "no_show")
+        count += 1
+    return count
+
+
+# --- reading the book ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    appointment: Appointment
+    patient: Patient
+    practitioner: Practitioner
+    type: AppointmentType
+
+
+def entries_between(
+    start: datetime,
+    end: datetime,
+    practitioner_ids: Sequence[str] = (),
+    include_inactive: bool = True,
+) -> list[BookEntry]:
+    query = (
+        Appointment.select(Appointment, Patient, Practitioner, AppointmentType)
+        .join(Patient, on=(Appointment.patient == Patient.id))
+        .switch(Appointment)
+        .join(Practitioner, on=(Appointment.practitioner == Practitioner.id))
+        .switch(Appointment)
+        .join(AppointmentType, on=(Appointment.type == AppointmentType.id))
+        .where(
+            Appointment.deleted_at.is_null(),
+            Appointment.start_at >= start.astimezone(UTC) - LONGEST,
+            Appointment.start_at < end.astimezone(UTC),
+            Appointment.end_at > start.astimezone(UTC),
+        )
+        .order_by(Appointment.start_at, Practitioner.display_name)
+    )
+    if practitioner_ids:
+        query = query.where(Appointment.practitioner.in_(list(practitioner_ids)))
+    if not include_inactive:
+        query = query.where(Appointment.status.in_(ACTIVE_STATUSES))
+    return [BookEntry(a, a.patient, a.practitioner, a.type) for a in query]
+
+
+def local_day_span(day: date, timezone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, datetime.min.time(), zone)
+    return start, datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
