@@ -37,6 +37,11 @@ _ALL = [
     Permission("reception.patients.merge", "Merge duplicate patient records"),
     Permission("reception.appointments.read", "See the appointment book"),
     Permission("reception.appointments.write", "Book, move and cancel appointments"),
+    Permission("reception.attendance.write", "Check patients in and mark sessions and no-shows"),
+    Permission("reception.inquiries.manage", "Take inquiries, follow them up, convert them"),
+    Permission(
+        "reception.schedule.manage", "Set hours, leave, rooms, appointment types, clash rules"
+    ),
     Permission("clinical.notes.read", "Read clinical records"),
     Permission("clinical.notes.write", "Write assessments and session notes"),
     Permission("clinical.notes.sign", "Sign session notes"),
@@ -81,7 +86,12 @@ class DefaultRole:
 
 
 _SHELL = ("core.shell.use",)
-_CLINICAL_READ = ("reception.patients.read", "reception.appointments.read")
+# Clinicians read the book and run their own sessions (start, end) from it.
+_CLINICAL_READ = (
+    "reception.patients.read",
+    "reception.appointments.read",
+    "reception.attendance.write",
+)
 
 DEFAULT_ROLES: tuple[DefaultRole, ...] = (
     DefaultRole("owner", "Owner", "Everything, in every module", tuple(REGISTRY)),
@@ -111,7 +121,14 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
         "receptionist",
         "Receptionist",
         "Front desk: patients, appointments, check-in",
-        (*_SHELL, *(c for c in _with_prefixes("reception.") if c != "reception.patients.merge")),
+        (
+            *_SHELL,
+            *(
+                code
+                for code in _with_prefixes("reception.")
+                if code not in ("reception.patients.merge", "reception.schedule.manage")
+            ),
+        ),
     ),
     DefaultRole(
         "therapist",
