@@ -17,19 +17,21 @@ def nav_labels(html: bytes) -> list[str]:
 
 
 def test_navigation_shows_only_what_the_role_may_use(app, client_for):
-    assert nav_labels(client_for("receptionist").get("/reception/").data) == [
-        "Front desk",
-        "Patients",
-    ]
+    front_desk = ["Front desk", "Today", "Appointment book", "Patients"]
+    assert nav_labels(client_for("receptionist").get("/reception/").data) == front_desk
     owner_nav = nav_labels(client_for("owner").get("/profile").data)
-    assert owner_nav == ["Front desk", "Patients", "Staff", "Roles", "API tokens", "Audit log"]
+    assert owner_nav == [*front_desk, "Staff", "Roles", "API tokens", "Audit log"]
     assert nav_labels(client_for("it_admin").get("/profile").data) == [
         "Staff",
         "Roles",
         "API tokens",
         "Audit log",
     ]
-    assert nav_labels(client_for("therapist").get("/profile").data) == ["Patients"]
+    assert nav_labels(client_for("therapist").get("/profile").data) == [
+        "Today",
+        "Appointment book",
+        "Patients",
+    ]
 
 
 def test_home_sends_single_area_roles_straight_there(app, client_for, make_staff, system_actor):

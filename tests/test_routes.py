@@ -11,9 +11,10 @@ from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
-from physioez.reception.services import patients
+from physioez.reception.services import appointments, patients
 from physioez.reception.services.patients import PatientDetails
 from tests.conftest import sign_in_client
+from tests.reception_fixtures import MONDAY, ZONE, at
 
 # Routes that need no sign-in, by design; anything else without a declaration fails.
 EXPECTED_PUBLIC = {"static", "shell.sign_in", "shell.healthz", "openapi"}
@@ -70,7 +71,7 @@ def test_unauthenticated_requests_are_refused_everywhere(app, anon):
 
 
 @pytest.fixture
-def matrix_targets(app, make_staff, system_actor):
+def matrix_targets(app, make_staff, system_actor, clinic):
     """Throwaway records for routes with ids, so a permitted action harms nobody's access."""
     with app.app_context():
         target = make_staff("receptionist", username="matrix.target")
@@ -99,7 +100,18 @@ def matrix_targets(app, make_staff, system_actor):
             keyring=app.extensions["physioez_keyring"],
             documents_dir=app.config["PHYSIOEZ"].paths.data_dir / "documents",
         )
+        appointment = appointments.book(
+            system_actor,
+            appointments.Slot(
+                patient_id=clinic.asha.id,
+                practitioner_id=clinic.rao.id,
+                type_id=clinic.physio.id,
+                start=at(MONDAY, "10:00"),
+            ),
+            ZONE,
+        )
     return {
+        "appointment_id": appointment.id,
         "staff_id": target.id,
         "code": role.code,
         "token_id": token.id,

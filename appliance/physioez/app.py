@@ -63,7 +63,7 @@ def configure_logging(level: str) -> None:
 def boot(settings: Settings) -> None:
     """Bring the data layer up: what both the web app and the CLI need before any work."""
     identity.configure_hashing(settings.auth.hash_profile)
-    configure_node(settings.branch.id)
+    configure_node(settings.branch.id, settings.branch.timezone)
     open_database(
         settings.paths.database,
         busy_timeout_ms=settings.database.busy_timeout_ms,

@@ -28,6 +28,9 @@ class DomainEvent:
     payload: dict[str, Any] = field(default_factory=dict)
     # Roles whose live screens care about this event; empty means everyone in the branch.
     audience_roles: tuple[str, ...] = ()
+    # Staff to alert personally (an in-app toast and a browser notification), and the words.
+    notify_staff: tuple[str, ...] = ()
+    notice: str = ""
 
 
 @dataclass(frozen=True)

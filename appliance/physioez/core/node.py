@@ -11,15 +11,18 @@ from physioez.core.clock import HybridLogicalClock
 class Node:
     branch_id: str
     clock: HybridLogicalClock
+    # The branch's IANA zone, for words a person reads ("arrived for 10:00").
+    timezone: str = "UTC"
 
 
 _current: Node | None = None
 
 
-def configure_node(branch_id: str) -> Node:
+def configure_node(branch_id: str, timezone: str = "UTC") -> Node:
     global _current
     if _current is None or _current.branch_id != branch_id:
         _current = Node(branch_id, HybridLogicalClock(branch_id))
+    _current.timezone = timezone
     return _current
 
 

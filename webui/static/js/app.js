@@ -253,21 +253,75 @@
   function initLive(cfg) {
     const banner = document.getElementById("live-banner") ||
       document.querySelector(".live-banner");
+    const region = document.querySelector("[data-live-region]");
+    const refreshInPlace = document.body.dataset.liveRefresh === "1" && region;
 
     // The reload button works even if live updates never connect.
     document.addEventListener("click", function (e) {
       const btn = e.target.closest && e.target.closest('[data-action="reload"]');
-      if (!btn) return;
-      e.preventDefault();
-      location.reload();
+      if (btn) {
+        e.preventDefault();
+        location.reload();
+      }
+      const ask = e.target.closest && e.target.closest('[data-action="enable-notifications"]');
+      if (ask && "Notification" in window) {
+        e.preventDefault();
+        Notification.requestPermission().then(function (answer) {
+          ask.textContent = answer === "granted" ? "Alerts on" : "Alerts blocked by the browser";
+        });
+      }
     });
 
-    if (!cfg.live || !banner || cfg.liveEvents.length === 0) return;
-    if (!banner.hasAttribute("role")) banner.setAttribute("role", "status");
+    if (!cfg.signedIn) return;
 
     function show() {
+      if (!banner) return;
       banner.hidden = false;
       banner.classList.add("is-visible");
+    }
+
+    // Boards and the day book redraw themselves: fetch this page again and swap the live
+    // region, so the desk never has to reload. Bursts of events collapse into one fetch.
+    let pending = null;
+    function refresh() {
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (response) {
+            if (!response.ok || response.redirected) throw new Error("not the same page");
+            return response.text();
+          })
+          .then(function (html) {
+            const fresh = new DOMParser().parseFromString(html, "text/html")
+              .querySelector("[data-live-region]");
+            if (!fresh) throw new Error("no live region");
+            region.innerHTML = fresh.innerHTML;
+          })
+          .catch(show);
+      }, 150);
+    }
+
+    function notice(message) {
+      const text = (message && message.text) || "";
+      if (!text) return;
+      let box = document.getElementById("toasts");
+      if (!box) {
+        box = document.createElement("div");
+        box.id = "toasts";
+        box.className = "toasts";
+        box.setAttribute("role", "status");
+        document.body.appendChild(box);
+      }
+      const toast = document.createElement("div");
+      toast.className = "toast";
+      toast.textContent = text;
+      box.appendChild(toast);
+      setTimeout(function () { toast.remove(); }, 15000);
+      if ("Notification" in window && Notification.permission === "granted") {
+        try { new Notification("PhysioEZ", { body: text, tag: message.tag || text }); }
+        catch (e) { /* some browsers allow notifications only from a service worker */ }
+      }
     }
 
     let connected = false;
@@ -280,7 +334,14 @@
       } catch (e) {
         return; // live updates are a nicety; the page still works
       }
-      cfg.liveEvents.forEach(function (name) { socket.on(name, show); });
+      window.physioez = window.physioez || {};
+      window.physioez.socket = socket;
+      if (cfg.live) {
+        cfg.liveEvents.forEach(function (name) {
+          socket.on(name, refreshInPlace ? refresh : show);
+        });
+      }
+      socket.on("notice", notice);
     }
 
     connect();

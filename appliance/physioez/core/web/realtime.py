@@ -62,6 +62,11 @@ def init_realtime(app: Flask) -> None:
 
     def forward(event: DomainEvent) -> None:
         message = {"event": event.name, **event.payload}
+        if event.notice:
+            for staff_id in event.notify_staff:
+                socketio.emit(
+                    "notice", {"text": event.notice, "tag": event.name}, to=staff_room(staff_id)
+                )
         if event.audience_roles:
             for role in event.audience_roles:
                 socketio.emit(event.name, message, to=role_room(event.branch, role))

@@ -227,7 +227,18 @@ def _event_payload(appointment: Appointment, service_code: str = "") -> dict:
 
 
 def _publish(event_type: type[AppointmentChanged], appointment: Appointment) -> None:
-    bus.publish(event_type(branch=current_node().branch_id, payload=_event_payload(appointment)))
+    node = current_node()
+    extra: dict = {}
+    if event_type is PatientArrived:
+        # The practitioner hears it personally, wherever they are in the app.
+        practitioner = Practitioner.get_by_id(appointment.practitioner_id)
+        patient = Patient.get_by_id(appointment.patient_id)
+        local = appointment.start_at.astimezone(ZoneInfo(node.timezone))
+        extra = {
+            "notify_staff": (practitioner.staff_id,),
+            "notice": f"{patient.full_name} has arrived for {local:%H:%M}.",
+        }
+    bus.publish(event_type(branch=node.branch_id, payload=_event_payload(appointment), **extra))
 
 
 def book(

@@ -333,7 +333,7 @@ def _resource_clash(
             units += events[index][1]
             own_class += events[index][2]
             index += 1
-        if own_class == 0 and units + 1 > resource.capacity and instant < candidate.end:
+        if units + 1 > resource.capacity and instant < candidate.end:
             return _resource_finding(candidate, resource, users, policy, instant, units)
     return None
 

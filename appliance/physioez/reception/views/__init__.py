@@ -10,8 +10,10 @@ bp = Blueprint("reception", __name__, url_prefix="/reception")
 
 NAV = (
     NavItem("Front desk", "Front desk", "reception.frontdesk", "reception.frontdesk.view"),
+    NavItem("Front desk", "Today", "reception.today", "reception.appointments.read"),
+    NavItem("Front desk", "Appointment book", "reception.day_book", "reception.appointments.read"),
     NavItem("Front desk", "Patients", "reception.patient_list", "reception.patients.read"),
 )
 
 # Importing the area modules registers their routes on ``bp``.
-from physioez.reception.views import frontdesk, patients  # noqa: E402, F401
+from physioez.reception.views import book, frontdesk, patients  # noqa: E402, F401

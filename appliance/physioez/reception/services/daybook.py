@@ -1,0 +1,119 @@
+"""The day as the desk sees it: one column per practitioner (or room), 15-minute rows.
+
+The grid is computed here rather than in the template, so the page is a plain table with
+row spans (no positioning styles, which the CSP forbids) and the rules for overlapping
+bookings live in one tested place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from physioez.reception.services.appointments import BookEntry
+from physioez.reception.services.clash import Interval
+
+STEP = timedelta(minutes=15)
+
+
+@dataclass
+class Block:
+    """One cell spanning ``rows`` rows: a booking, or overlapping bookings shown together."""
+
+    entries: list[BookEntry]
+    rows: int
+
+
+@dataclass
+class Column:
+    key: str
+    title: str
+    # Row index -> Block starting there; rows covered by a block are in ``covered``.
+    blocks: dict[int, Block] = field(default_factory=dict)
+    covered: set[int] = field(default_factory=set)
+    working: set[int] = field(default_factory=set)
+
+
+@dataclass
+class DayGrid:
+    day: date
+    times: list[datetime]  # local start of each row
+    columns: list[Column]
+
+    def cell(self, column: Column, row: int) -> tuple[str, Block | None]:
+        """What to draw at (column, row): 'block', 'covered', 'free' or 'off'."""
+        if row in column.blocks:
+            return "block", column.blocks[row]
+        if row in column.covered:
+            return "covered", None
+        return ("free" if row in column.working else "off"), None
+
+
+def _row_of(moment: datetime, first: datetime) -> int:
+    return int((moment - first) / STEP)
+
+
+def build_grid(
+    day: date,
+    timezone: str,
+    columns: Sequence[tuple[str, str]],
+    entries: Sequence[BookEntry],
+    column_of: dict[str, str] | None = None,
+    availability: dict[str, list[Interval]] | None = None,
+    opening: time = time(8, 0),
+    closing: time = time(20, 0),
+) -> DayGrid:
+    """Lay ``entries`` into ``columns`` (key, title).
+
+    ``column_of`` maps an entry's appointment id to its column key (default: its
+    practitioner); ``availability`` marks working rows per column key.
+    """
+    zone = ZoneInfo(timezone)
+    first = datetime.combine(day, opening, zone)
+    last = datetime.combine(day, closing, zone)
+    for entry in entries:  # Widen the day to show early or late bookings.
+        first = min(first, entry.appointment.start_at.astimezone(zone).replace(minute=0))
+        last = max(last, entry.appointment.end_at.astimezone(zone))
+    count = max(1, -(-int((last - first).total_seconds()) // int(STEP.total_seconds())))
+    times = [first + STEP * n for n in range(count)]
+    grid = DayGrid(day, times, [Column(key, title) for key, title in columns])
+    by_key = {column.key: column for column in grid.columns}
+    for key, spans in (availability or {}).items():
+        column = by_key.get(key)
+        if column is None:
+            continue
+        for span in spans:
+            start_row = max(0, _row_of(span.start.astimezone(zone), first))
+            end_row = min(count, -(-int((span.end - first) / timedelta(seconds=1)) // 900))
+            column.working.update(range(start_row, end_row))
+    placed: dict[str, list[tuple[int, int, BookEntry]]] = {}
+    for entry in entries:
+        key = (column_of or {}).get(entry.appointment.id, entry.appointment.practitioner_id)
+        if key not in by_key:
+            continue
+        start_row = _row_of(entry.appointment.start_at.astimezone(zone), first)
+        end_row = max(
+            start_row + 1, -(-int((entry.appointment.end_at - first).total_seconds()) // 900)
+        )
+        placed.setdefault(key, []).append((start_row, end_row, entry))
+    for key, items in placed.items():
+        column = by_key[key]
+        items.sort(key=lambda item: (item[0], item[1]))
+        # Overlapping bookings (a class, or an override) merge into one cell: a table cell
+        # cannot share rows, and the desk must see them together anyway.
+        group: list[tuple[int, int, BookEntry]] = []
+        group_end = -1
+        for item in [*items, None]:
+            if item is not None and group and item[0] < group_end:
+                group.append(item)
+                group_end = max(group_end, item[1])
+                continue
+            if group:
+                start_row = group[0][0]
+                column.blocks[start_row] = Block([g[2] for g in group], group_end - start_row)
+                column.covered.update(range(start_row + 1, group_end))
+            if item is not None:
+                group, group_end = [item], item[1]
+    return grid

@@ -1,0 +1,348 @@
+"""The appointment book pages: the day grid, booking (single and series), an appointment,
+and the today board. Times in forms are the branch's local wall-clock times."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.web.access import can, current_actor, requires
+from physioez.reception.models import (
+    APPOINTMENT_STATUSES,
+    AppointmentType,
+    Resource,
+)
+from physioez.reception.services import appointments, daybook, patients, schedule_setup, series
+from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services.recurrence import SeriesRule
+from physioez.reception.views import bp
+from physioez.reception.views.patients import branch_today
+
+
+def _zone_name() -> str:
+    return current_app.config["PHYSIOEZ"].branch.timezone
+
+
+def _day_arg(name: str = "day") -> date:
+    text = request.args.get(name, "")
+    try:
+        return date.fromisoformat(text) if text else branch_today()
+    except ValueError:
+        raise InvalidInput("Use a date like 2026-11-23.", field=name) from None
+
+
+def local_start(day_text: str, time_text: str) -> datetime:
+    """A date and time typed at the desk, as an aware datetime in the branch's zone."""
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise InvalidInput("Use a date like 2026-11-23.", field="date") from None
+    clock = schedule_setup.parse_clock(time_text, "time")
+    return datetime.combine(day, clock, ZoneInfo(_zone_name()))
+
+
+def _types() -> list[AppointmentType]:
+    return list(
+        AppointmentType.live()
+        .where(AppointmentType.active == True)  # noqa: E712
+        .order_by(AppointmentType.name)
+    )
+
+
+@bp.get("/book")
+@requires("reception.appointments.read")
+def day_book():
+    day = _day_arg()
+    by_room = request.args.get("view") == "rooms"
+    start, end = appointments.local_day_span(day, _zone_name())
+    entries = [
+        e for e in appointments.entries_between(start, end) if e.appointment.status != "cancelled"
+    ]
+    if by_room:
+        rooms = list(
+            Resource.live()
+            .where(Resource.active == True)  # noqa: E712
+            .order_by(Resource.kind.desc(), Resource.name)
+        )
+        columns = [(r.id, f"{r.name} ({r.capacity})" if r.capacity > 1 else r.name) for r in rooms]
+        # An appointment shows under the first room or equipment it uses.
+        column_of = {
+            e.appointment.id: e.appointment.resource_ids[0]
+            for e in entries
+            if e.appointment.resource_ids
+        }
+        grid = daybook.build_grid(
+            day,
+            _zone_name(),
+            columns,
+            [e for e in entries if e.appointment.id in column_of],
+            column_of=column_of,
+        )
+    else:
+        practitioners = schedule_setup.active_practitioners()
+        hours = schedule_setup.hours_between([p.id for p in practitioners], day, day, _zone_name())
+        grid = daybook.build_grid(
+            day,
+            _zone_name(),
+            [(p.id, p.display_name) for p in practitioners],
+            entries,
+            availability=hours.availability,
+        )
+    return render_template(
+        "reception/day_book.html",
+        grid=grid,
+        day=day,
+        by_room=by_room,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        today=branch_today(),
+        statuses=APPOINTMENT_STATUSES,
+        can_book=can("reception.appointments.write"),
+    )
+
+
+def _booking_form(
+    values,
+    *,
+    error: ServiceError | None = None,
+    clashes=(),
+    needs_override=False,
+    preview=None,
+    status: int = 200,
+):
+    query = values.get("q", "")
+    chosen = None
+    if values.get("patient_id"):
+        try:
+            chosen = patients.get_patient(values["patient_id"])
+        except ServiceError:
+            chosen = None
+    return render_template(
+        "reception/booking_form.html",
+        values=values,
+        found=patients.search(query, limit=10) if query and not chosen else [],
+        chosen=chosen,
+        practitioners=schedule_setup.active_practitioners(),
+        types=_types(),
+        error=error.message if error else None,
+        field=error.field if error else None,
+        clashes=clashes,
+        needs_override=needs_override,
+        preview=preview,
+        weekdays=list(
+            zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"), schedule_setup.WEEKDAYS, strict=True)
+        ),
+        today=branch_today(),
+    ), status
+
+
+def _slot_from(values) -> Slot:
+    if not values.get("patient_id"):
+        raise InvalidInput("Find and choose the patient first.", field="patient_id")
+    if not values.get("practitioner_id"):
+        raise InvalidInput("Choose who the appointment is with.", field="practitioner_id")
+    if not values.get("type_id"):
+        raise InvalidInput("Choose the appointment type.", field="type_id")
+    return Slot(
+        patient_id=values["patient_id"],
+        practitioner_id=values["practitioner_id"],
+        type_id=values["type_id"],
+        start=local_start(values.get("date", ""), values.get("time", "")),
+        notes=values.get("notes", ""),
+    )
+
+
+def _series_rule(values, slot: Slot) -> SeriesRule | None:
+    if values.get("repeat") != "weekly":
+        return None
+    count = values.get("count", "")
+    if not count.isdigit():
+        raise InvalidInput("How many sessions in the series?", field="count")
+    appointment_type = schedule_setup.get_type(slot.type_id)
+    try:
+        return SeriesRule(
+            freq="WEEKLY",
+            interval=1,
+            weekdays=tuple(values.getlist("weekdays")),
+            count=int(count),
+            local_start=slot.start.replace(tzinfo=None),
+            duration_minutes=appointment_type.duration_minutes,
+            timezone=_zone_name(),
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="weekdays") from None
+
+
+@bp.route("/appointments/new", methods=["GET", "POST"])
+@requires("reception.appointments.write")
+def booking_new():
+    values = request.values
+    if request.method == "GET":
+        return _booking_form(values)
+    try:
+        slot = _slot_from(values)
+        rule = _series_rule(values, slot)
+        override = values.get("override_reason", "")
+        if rule is not None:
+            if values.get("step") != "confirm_series":
+                lines = series.preview(slot, rule)
+                return _booking_form(values, preview=lines)
+            skip = [int(i) for i in values.getlist("skip") if i.isdigit()]
+            booked = series.book_series(
+                current_actor(), slot, rule, skip=skip, override_reason=override
+            )
+            flash(f"Series booked: {len(booked)} sessions.", "success")
+            return redirect(url_for("reception.appointment_detail", appointment_id=booked[0].id))
+        appointment = appointments.book(
+            current_actor(), slot, _zone_name(), override_reason=override
+        )
+    except ClashRefused as refused:
+        return _booking_form(
+            values,
+            error=refused,
+            clashes=refused.clashes,
+            needs_override=refused.needs_override,
+            status=409,
+        )
+    except ServiceError as exc:
+        return _booking_form(values, error=exc, status=exc.status)
+    flash("Appointment booked.", "success")
+    return redirect(
+        url_for(
+            "reception.day_book",
+            day=appointment.start_at.astimezone(ZoneInfo(_zone_name())).date().isoformat(),
+        )
+    )
+
+
+def _appointment_page(
+    appointment,
+    *,
+    error: ServiceError | None = None,
+    clashes=(),
+    needs_override=False,
+    status: int = 200,
+):
+    zone = ZoneInfo(_zone_name())
+    return render_template(
+        "reception/appointment_detail.html",
+        appointment=appointment,
+        local_start=appointment.start_at.astimezone(zone),
+        local_end=appointment.end_at.astimezone(zone),
+        statuses=APPOINTMENT_STATUSES,
+        next_statuses=sorted(appointments.TRANSITIONS.get(appointment.status, ())),
+        practitioners=schedule_setup.active_practitioners(),
+        error=error.message if error else None,
+        clashes=clashes,
+        needs_override=needs_override,
+        today=branch_today(),
+    ), status
+
+
+@bp.get("/appointments/<appointment_id>")
+@requires("reception.appointments.read")
+def appointment_detail(appointment_id: str):
+    return _appointment_page(appointments.get_appointment(appointment_id))
+
+
+@bp.post("/appointments/<appointment_id>/status")
+@requires("reception.attendance.write")
+def appointment_status(appointment_id: str):
+    appointment = appointments.get_appointment(appointment_id)
+    try:
+        appointments.set_status(current_actor(), appointment, request.form.get("status", ""))
+    except ServiceError as exc:
+        return _appointment_page(appointment, error=exc, status=exc.status)
+    flash(
+        f"{appointment.patient.full_name}: {APPOINTMENT_STATUSES[appointment.status]}.", "success"
+    )
+    if request.form.get("back") == "today":
+        return redirect(url_for("reception.today"))
+    return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
+
+
+@bp.post("/appointments/<appointment_id>/cancel")
+@requires("reception.appointments.write")
+def appointment_cancel(appointment_id: str):
+    appointment = appointments.get_appointment(appointment_id)
+    hours = current_app.config["PHYSIOEZ"].reception.late_cancel_hours
+    try:
+        if request.form.get("scope") == "following":
+            count = series.cancel_following(
+                current_actor(), appointment, request.form.get("reason", ""), hours
+            )
+            flash(f"{count} sessions of the series cancelled.", "success")
+        else:
+            appointments.cancel(current_actor(), appointment, request.form.get("reason", ""), hours)
+            flash(
+                "Appointment cancelled" + (" (late)." if appointment.late_cancel else "."),
+                "success",
+            )
+    except ServiceError as exc:
+        return _appointment_page(appointment, error=exc, status=exc.status)
+    return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
+
+
+@bp.post("/appointments/<appointment_id>/reschedule")
+@requires("reception.appointments.write")
+def appointment_reschedule(appointment_id: str):
+    appointment = appointments.get_appointment(appointment_id)
+    try:
+        appointments.reschedule(
+            current_actor(),
+            appointment,
+            start=local_start(request.form.get("date", ""), request.form.get("time", "")),
+            practitioner_id=request.form.get("practitioner_id") or None,
+            timezone=_zone_name(),
+            override_reason=request.form.get("override_reason", ""),
+        )
+    except ClashRefused as refused:
+        return _appointment_page(
+            appointment,
+            error=refused,
+            clashes=refused.clashes,
+            needs_override=refused.needs_override,
+            status=409,
+        )
+    except ServiceError as exc:
+        return _appointment_page(appointment, error=exc, status=exc.status)
+    flash("Appointment moved.", "success")
+    return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
+
+
+# The board's columns, in the order a patient moves through the day.
+BOARD = (
+    ("expected", "Expected", ("booked", "confirmed")),
+    ("arrived", "Arrived, waiting", ("arrived",)),
+    ("in_session", "In session", ("in_session",)),
+    ("done", "Done", ("completed", "no_show")),
+)
+
+
+@bp.get("/today")
+@requires("reception.appointments.read")
+def today():
+    day = branch_today()
+    start, end = appointments.local_day_span(day, _zone_name())
+    entries = appointments.entries_between(start, end)
+    now = datetime.now(ZoneInfo(_zone_name()))
+    lanes = []
+    for key, title, wanted in BOARD:
+        lane = [e for e in entries if e.appointment.status in wanted]
+        lanes.append((key, title, lane))
+    late = {
+        e.appointment.id
+        for e in entries
+        if e.appointment.status in ("booked", "confirmed") and e.appointment.start_at < now
+    }
+    return render_template(
+        "reception/today.html",
+        lanes=lanes,
+        late=late,
+        day=day,
+        zone=ZoneInfo(_zone_name()),
+        statuses=APPOINTMENT_STATUSES,
+    )
