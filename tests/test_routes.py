@@ -112,6 +112,7 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         )
     return {
         "appointment_id": appointment.id,
+        "practitioner_id": clinic.iyer.id,
         "staff_id": target.id,
         "code": role.code,
         "token_id": token.id,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from zoneinfo import ZoneInfo
 
+from flask import current_app, jsonify
+
+from physioez.core.errors import InvalidInput
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
 from physioez.reception import schemas
-from physioez.reception.services import patients
+from physioez.reception.services import appointments, clash, patients, schedule_setup, series
+from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services.recurrence import SeriesRule
 from physioez.reception.views.patients import branch_today
 
 api = Api("reception", tag="Reception")
@@ -152,3 +157,318 @@ def merge_patient(patient_id: str, body: schemas.MergeIn):
     keep = patients.get_patient(patient_id)
     merged = patients.merge(current_actor(), patients.get_patient(body.duplicate_id), keep)
     return schemas.PatientOut.of(merged)
+
+
+# --- the appointment book --------------------------------------------------------------------
+
+
+def _settings():
+    return current_app.config["PHYSIOEZ"]
+
+
+def _clashes_out(found) -> list[schemas.ClashOut]:
+    return [
+        schemas.ClashOut(
+            rule=c.rule.value,
+            severity=c.severity.value,
+            message=c.message,
+            conflicting_id=c.conflicting_id,
+            resource_id=c.resource_id,
+        )
+        for c in found
+    ]
+
+
+def _refused(refused: ClashRefused):
+    body = {
+        "error": refused.message,
+        "fields": refused.fields,
+        "needs_override": refused.needs_override,
+        "clashes": [c.model_dump() for c in _clashes_out(refused.clashes)],
+    }
+    return jsonify(body), 409
+
+
+def _slot(body: schemas.SlotIn) -> Slot:
+    return Slot(
+        patient_id=body.patient_id,
+        practitioner_id=body.practitioner_id,
+        type_id=body.type_id,
+        start=body.start,
+        resource_ids=tuple(body.resource_ids) if body.resource_ids is not None else None,
+        notes=body.notes,
+    )
+
+
+@api.route(
+    "/appointments",
+    "GET",
+    permission="reception.appointments.read",
+    summary="A day of the appointment book",
+    query=schemas.DayQuery,
+    response=schemas.AppointmentList,
+)
+def list_appointments(query: schemas.DayQuery):
+    start, end = appointments.local_day_span(query.day, _settings().branch.timezone)
+    wanted = [query.practitioner_id] if query.practitioner_id else []
+    entries = appointments.entries_between(start, end, wanted)
+    return schemas.AppointmentList(
+        appointments=[schemas.AppointmentOut.of(e.appointment) for e in entries]
+    )
+
+
+@api.route(
+    "/appointments/check",
+    "POST",
+    permission="reception.appointments.read",
+    summary="What a slot would clash with, without booking it",
+    body=schemas.SlotIn,
+    response=schemas.CheckOut,
+)
+def check_appointment(body: schemas.SlotIn):
+    _, found = appointments.check_slot(_slot(body), _settings().branch.timezone)
+    hard = clash.hard_clashes(found)
+    return schemas.CheckOut(
+        clashes=_clashes_out(found), bookable=not found, needs_override=bool(found) and not hard
+    )
+
+
+@api.route(
+    "/appointments",
+    "POST",
+    permission="reception.appointments.write",
+    summary="Book (409 with the clashes; warnings need override_reason)",
+    body=schemas.BookingIn,
+    response=schemas.AppointmentOut,
+    status=201,
+)
+def book_appointment(body: schemas.BookingIn):
+    try:
+        booked = appointments.book(
+            current_actor(),
+            _slot(body),
+            _settings().branch.timezone,
+            override_reason=body.override_reason,
+        )
+    except ClashRefused as refused:
+        return _refused(refused)
+    return schemas.AppointmentOut.of(booked)
+
+
+def _rule(body: schemas.SeriesIn) -> SeriesRule:
+    appointment_type = schedule_setup.get_type(body.type_id)
+    zone = ZoneInfo(_settings().branch.timezone)
+    try:
+        return SeriesRule(
+            freq="WEEKLY",
+            weekdays=tuple(body.weekdays),
+            count=body.count,
+            local_start=body.start.astimezone(zone).replace(tzinfo=None),
+            duration_minutes=appointment_type.duration_minutes,
+            timezone=_settings().branch.timezone,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="weekdays") from None
+
+
+@api.route(
+    "/appointments/series/preview",
+    "POST",
+    permission="reception.appointments.read",
+    summary="Every occurrence of a weekly series with its clashes",
+    body=schemas.SeriesIn,
+    response=schemas.SeriesPreviewOut,
+)
+def preview_series(body: schemas.SeriesIn):
+    lines = series.preview(_slot(body), _rule(body))
+    return schemas.SeriesPreviewOut(
+        occurrences=[
+            schemas.SeriesPreviewLine(
+                index=line.occurrence.index,
+                start=line.occurrence.start_utc,
+                clashes=_clashes_out(line.clashes),
+            )
+            for line in lines
+        ]
+    )
+
+
+@api.route(
+    "/appointments/series",
+    "POST",
+    permission="reception.appointments.write",
+    summary="Book a weekly series, all or nothing",
+    body=schemas.SeriesIn,
+    response=schemas.AppointmentList,
+    status=201,
+)
+def book_series(body: schemas.SeriesIn):
+    try:
+        booked = series.book_series(
+            current_actor(),
+            _slot(body),
+            _rule(body),
+            skip=body.skip,
+            override_reason=body.override_reason,
+        )
+    except ClashRefused as refused:
+        return _refused(refused)
+    return schemas.AppointmentList(appointments=[schemas.AppointmentOut.of(a) for a in booked])
+
+
+@api.route(
+    "/appointments/<appointment_id>",
+    "GET",
+    permission="reception.appointments.read",
+    summary="One appointment",
+    response=schemas.AppointmentOut,
+)
+def get_appointment(appointment_id: str):
+    return schemas.AppointmentOut.of(appointments.get_appointment(appointment_id))
+
+
+@api.route(
+    "/appointments/<appointment_id>/status",
+    "PUT",
+    permission="reception.attendance.write",
+    summary="Confirm, check in, start, complete or mark a no-show",
+    body=schemas.StatusIn,
+    response=schemas.AppointmentOut,
+)
+def set_appointment_status(appointment_id: str, body: schemas.StatusIn):
+    appointment = appointments.set_status(
+        current_actor(), appointments.get_appointment(appointment_id), body.status
+    )
+    return schemas.AppointmentOut.of(appointment)
+
+
+@api.route(
+    "/appointments/<appointment_id>/cancel",
+    "POST",
+    permission="reception.appointments.write",
+    summary="Cancel with a reason (this one, or this and following)",
+    body=schemas.CancelIn,
+    response=schemas.AppointmentOut,
+)
+def cancel_appointment(appointment_id: str, body: schemas.CancelIn):
+    appointment = appointments.get_appointment(appointment_id)
+    hours = _settings().reception.late_cancel_hours
+    if body.scope == "following":
+        series.cancel_following(current_actor(), appointment, body.reason, hours)
+        appointment = appointments.get_appointment(appointment_id)
+    else:
+        appointments.cancel(current_actor(), appointment, body.reason, hours)
+    return schemas.AppointmentOut.of(appointment)
+
+
+@api.route(
+    "/appointments/<appointment_id>/reschedule",
+    "POST",
+    permission="reception.appointments.write",
+    summary="Move to another time or practitioner",
+    body=schemas.RescheduleIn,
+    response=schemas.AppointmentOut,
+)
+def reschedule_appointment(appointment_id: str, body: schemas.RescheduleIn):
+    appointment = appointments.get_appointment(appointment_id)
+    try:
+        appointments.reschedule(
+            current_actor(),
+            appointment,
+            start=body.start,
+            practitioner_id=body.practitioner_id,
+            timezone=_settings().branch.timezone,
+            override_reason=body.override_reason,
+        )
+    except ClashRefused as refused:
+        return _refused(refused)
+    return schemas.AppointmentOut.of(appointment)
+
+
+# --- availability ----------------------------------------------------------------------------
+
+
+@api.route(
+    "/practitioners",
+    "GET",
+    permission="reception.appointments.read",
+    summary="Who can be booked",
+    response=schemas.PractitionerList,
+)
+def list_practitioners():
+    return schemas.PractitionerList(
+        practitioners=[
+            schemas.PractitionerOut(
+                id=p.id, staff_id=p.staff_id, display_name=p.display_name, active=p.active
+            )
+            for p in schedule_setup.active_practitioners()
+        ]
+    )
+
+
+@api.route(
+    "/availability",
+    "GET",
+    permission="reception.appointments.read",
+    summary="A practitioner's working hours and leave, day by day",
+    query=schemas.AvailabilityQuery,
+    response=schemas.AvailabilityOut,
+)
+def get_availability(query: schemas.AvailabilityQuery):
+    if query.end_day < query.start_day or (query.end_day - query.start_day).days > 62:
+        raise InvalidInput("Ask for at most 62 days, end after start.", field="end_day")
+    practitioner = schedule_setup.get_practitioner(query.practitioner_id)
+    hours = schedule_setup.hours_between(
+        [practitioner.id], query.start_day, query.end_day, _settings().branch.timezone
+    )
+
+    def spans(items):
+        return [schemas.IntervalOut(start=i.start, end=i.end) for i in items]
+
+    return schemas.AvailabilityOut(
+        practitioner_id=practitioner.id,
+        working=spans(hours.availability.get(practitioner.id, [])),
+        leave=spans(hours.leave.get(practitioner.id, [])),
+    )
+
+
+@api.route(
+    "/practitioners/<practitioner_id>/hours",
+    "POST",
+    permission="reception.schedule.manage",
+    summary="Add weekly working hours",
+    body=schemas.WeeklyHoursIn,
+    response=schemas.CreatedOut,
+    status=201,
+)
+def add_hours(practitioner_id: str, body: schemas.WeeklyHoursIn):
+    rule = schedule_setup.add_weekly_hours(
+        current_actor(),
+        schedule_setup.get_practitioner(practitioner_id),
+        body.weekday,
+        body.start_time,
+        body.end_time,
+    )
+    return schemas.CreatedOut(id=rule.id)
+
+
+@api.route(
+    "/practitioners/<practitioner_id>/exceptions",
+    "POST",
+    permission="reception.schedule.manage",
+    summary="Add leave or an extra shift",
+    body=schemas.ExceptionIn,
+    response=schemas.CreatedOut,
+    status=201,
+)
+def add_exception(practitioner_id: str, body: schemas.ExceptionIn):
+    found = schedule_setup.add_exception(
+        current_actor(),
+        schedule_setup.get_practitioner(practitioner_id),
+        day=body.day,
+        kind=body.kind,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        reason=body.reason,
+    )
+    return schemas.CreatedOut(id=found.id)

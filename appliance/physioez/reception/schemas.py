@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from physioez.reception.models import Patient
 from physioez.reception.services.patients import DuplicateMatch, PatientDetails
@@ -138,3 +138,168 @@ class MergeIn(BaseModel):
     duplicate_id: str = Field(
         min_length=1, max_length=64, description="The record folded into this one"
     )
+
+
+# --- the appointment book --------------------------------------------------------------------
+
+
+class ClashOut(BaseModel):
+    rule: str
+    severity: Literal["block", "warn"]
+    message: str
+    conflicting_id: str | None
+    resource_id: str | None
+
+
+class SlotIn(BaseModel):
+    model_config = Strict
+    patient_id: str = Field(min_length=1, max_length=64)
+    practitioner_id: str = Field(min_length=1, max_length=64)
+    type_id: str = Field(min_length=1, max_length=64)
+    start: AwareDatetime = Field(description="ISO 8601 with an offset, on a 5-minute mark")
+    resource_ids: list[str] | None = Field(None, description="Default: the type's rooms")
+    notes: str = Field("", max_length=1000)
+
+
+class BookingIn(SlotIn):
+    override_reason: str = Field("", max_length=500, description="Needed to book through warnings")
+
+
+class SeriesIn(SlotIn):
+    weekdays: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] = Field(min_length=1)
+    count: int = Field(ge=1, le=104)
+    skip: list[int] = Field(default_factory=list, description="Occurrence indexes not to book")
+    override_reason: str = Field("", max_length=500)
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    patient_id: str
+    practitioner_id: str
+    type_id: str
+    start: datetime
+    end: datetime
+    status: str
+    resource_ids: list[str]
+    class_id: str | None
+    series_id: str | None
+    series_index: int | None
+    notes: str
+    override_reason: str
+    cancel_reason: str
+    late_cancel: bool
+    version: int
+
+    @classmethod
+    def of(cls, a) -> AppointmentOut:
+        return cls(
+            id=a.id,
+            patient_id=a.patient_id,
+            practitioner_id=a.practitioner_id,
+            type_id=a.type_id,
+            start=a.start_at,
+            end=a.end_at,
+            status=a.status,
+            resource_ids=a.resource_ids,
+            class_id=a.class_id,
+            series_id=a.series_id,
+            series_index=a.series_index,
+            notes=a.notes,
+            override_reason=a.override_reason,
+            cancel_reason=a.cancel_reason,
+            late_cancel=a.late_cancel,
+            version=a.version,
+        )
+
+
+class AppointmentList(BaseModel):
+    appointments: list[AppointmentOut]
+
+
+class DayQuery(BaseModel):
+    model_config = Strict
+    day: date = Field(description="Branch-local date")
+    practitioner_id: str = Field("", max_length=64)
+
+
+class CheckOut(BaseModel):
+    clashes: list[ClashOut]
+    bookable: bool
+    needs_override: bool
+
+
+class SeriesPreviewLine(BaseModel):
+    index: int
+    start: datetime
+    clashes: list[ClashOut]
+
+
+class SeriesPreviewOut(BaseModel):
+    occurrences: list[SeriesPreviewLine]
+
+
+class StatusIn(BaseModel):
+    model_config = Strict
+    status: Literal["booked", "confirmed", "arrived", "in_session", "completed", "no_show"]
+
+
+class CancelIn(BaseModel):
+    model_config = Strict
+    reason: str = Field(min_length=1, max_length=500)
+    scope: Literal["one", "following"] = "one"
+
+
+class RescheduleIn(BaseModel):
+    model_config = Strict
+    start: AwareDatetime
+    practitioner_id: str | None = Field(None, max_length=64)
+    override_reason: str = Field("", max_length=500)
+
+
+class PractitionerOut(BaseModel):
+    id: str
+    staff_id: str
+    display_name: str
+    active: bool
+
+
+class PractitionerList(BaseModel):
+    practitioners: list[PractitionerOut]
+
+
+class AvailabilityQuery(BaseModel):
+    model_config = Strict
+    practitioner_id: str = Field(min_length=1, max_length=64)
+    start_day: date
+    end_day: date
+
+
+class IntervalOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class AvailabilityOut(BaseModel):
+    practitioner_id: str
+    working: list[IntervalOut]
+    leave: list[IntervalOut]
+
+
+class WeeklyHoursIn(BaseModel):
+    model_config = Strict
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    start_time: str = Field(pattern=r"^\d\d:\d\d$")
+    end_time: str = Field(pattern=r"^\d\d:\d\d$")
+
+
+class ExceptionIn(BaseModel):
+    model_config = Strict
+    day: date
+    kind: Literal["leave", "extra"]
+    start_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
+    end_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
+    reason: str = Field("", max_length=200)
+
+
+class CreatedOut(BaseModel):
+    id: str
