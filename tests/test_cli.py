@@ -79,8 +79,19 @@ def test_seed_demo_is_repeatable_and_prints_sign_ins(cli):
     first = cli("seed-demo")
     assert first.exit_code == 0 and "10 demo accounts created" in first.output
     assert "receptionist" in first.output and "physioez-demo" in first.output
+    assert "4 practitioners, 300 patients" in first.output
     again = cli("seed-demo")
-    assert "0 demo accounts created" in again.output
+    assert "0 demo accounts created" in again.output and "already there" in again.output
+    from physioez.app import boot
+    from physioez.core.settings import load_settings
+    from physioez.reception.models import APPOINTMENT_STATUSES, Appointment
+
+    boot(load_settings())
+    statuses = {a.status for a in Appointment.select(Appointment.status)}
+    assert statuses == set(APPOINTMENT_STATUSES)  # every status, for a realistic demo
+    from physioez.core.audit import verify_chain
+
+    assert verify_chain().ok
 
 
 def test_audit_verify_names_the_first_bad_event(cli):

@@ -314,7 +314,7 @@ def _resource_clash(
     class_spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for other in users:
         span = (max(other.start, candidate.start), min(other.end, candidate.end))
-        if other.class_id is None:
+        if other.class_id is None or other.class_id != candidate.class_id:
             events += [(span[0], 1, 0), (span[1], -1, 0)]
         elif other.class_id == candidate.class_id:
             events += [(span[0], 0, 1), (span[1], 0, -1)]
@@ -333,7 +333,7 @@ def _resource_clash(
             units += events[index][1]
             own_class += events[index][2]
             index += 1
-        if units + 1 > resource.capacity and instant < candidate.end:
+        if own_class == 0 and units + 1 > resource.capacity and instant < candidate.end:
             return _resource_finding(candidate, resource, users, policy, instant, units)
     return None
 
