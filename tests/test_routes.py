@@ -11,13 +11,19 @@ from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
-from physioez.reception.services import appointments, patients
+from physioez.reception.services import appointments, feeds, patients
 from physioez.reception.services.patients import PatientDetails
 from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 # Routes that need no sign-in, by design; anything else without a declaration fails.
-EXPECTED_PUBLIC = {"static", "shell.sign_in", "shell.healthz", "openapi"}
+EXPECTED_PUBLIC = {
+    "static",
+    "shell.sign_in",
+    "shell.healthz",
+    "openapi",
+    "reception.calendar_feed",  # the token in the URL is the credential
+}
 
 
 def _routes(app):
@@ -111,6 +117,8 @@ def matrix_targets(app, make_staff, system_actor, clinic):
             ZONE,
         )
     return {
+        "feed_id": feeds.create_feed(system_actor, clinic.iyer.id)[0].id,
+        "token": "not-a-real-token",
         "appointment_id": appointment.id,
         "practitioner_id": clinic.iyer.id,
         "staff_id": target.id,
@@ -138,12 +146,13 @@ def test_role_route_matrix(app, make_staff, matrix_targets, role):
         sign_in_client(client, staff)  # Fresh each time: sign-out and lock must not leak.
         response = client.open(url, method=method, json={} if url.startswith("/api/") else None)
         assert response.status_code < 500, f"{role}: {method} {url} -> {response.status_code}"
+        refused_for = response.headers.get("X-Refused-Permission")
         if permission in granted:
-            assert response.status_code not in (401, 403), (
+            assert response.status_code != 401 and refused_for is None, (
                 f"{role} should reach {method} {url}, got {response.status_code}"
             )
         else:
-            assert response.status_code == 403, (
+            assert response.status_code == 403 and refused_for == permission, (
                 f"{role} must not reach {method} {url}, got {response.status_code}"
             )
         checked += 1

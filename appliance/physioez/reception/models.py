@@ -6,7 +6,15 @@ from datetime import date
 
 from peewee import BooleanField, ForeignKeyField, IntegerField, TextField
 
-from physioez.core.models import IsoDateField, JsonField, ReplicatedModel, UtcDateTimeField
+from physioez.core.ids import uuid7_str
+from physioez.core.models import (
+    BaseModel,
+    IsoDateField,
+    JsonField,
+    ReplicatedModel,
+    UtcDateTimeField,
+    utcnow,
+)
 
 SEXES = ("female", "male", "other", "unknown")
 CONSENT_KINDS = {
@@ -200,3 +208,17 @@ class WaitlistEntry(ReplicatedModel):
     status = TextField(default="waiting")
     offered_appointment_start = TextField(null=True)
     note = TextField(default="")
+
+
+class CalendarFeed(BaseModel):
+    """A revocable read-only iCalendar URL for one practitioner's diary."""
+
+    audit_entity = "calendar_feed"
+    audit_redact = frozenset({"token_hash"})
+
+    id = TextField(primary_key=True, default=uuid7_str)
+    practitioner = ForeignKeyField(Practitioner, backref="feeds")
+    token_hash = TextField(unique=True)
+    created_by = TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    revoked_at = UtcDateTimeField(null=True)

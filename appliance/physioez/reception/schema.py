@@ -199,4 +199,20 @@ CREATE TABLE waitlist_entry (
 CREATE INDEX waitlist_status ON waitlist_entry (status, priority, created_at);
 """,
     ),
+    Migration(
+        "reception.0004_calendar_feeds",
+        """
+-- Read-only iCalendar feeds: the URL carries a random token; only its SHA-256 is kept, so
+-- a database copy cannot be used to read anyone's diary. Branch-local, never replicated.
+CREATE TABLE calendar_feed (
+    id TEXT PRIMARY KEY NOT NULL,
+    practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX calendar_feed_practitioner ON calendar_feed (practitioner_id);
+""",
+    ),
 ]

@@ -175,6 +175,8 @@ def enforce_access():
         if refused is not None:
             return refused
     if permission not in current_permissions():
+        # Marked so tests (and support) can tell a role refusal from a business rule's 403.
+        g.refused_for_permission = permission
         return _refuse(403, "Your role does not allow this. Ask a manager if you need it.")
     return None
 

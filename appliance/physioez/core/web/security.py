@@ -105,6 +105,8 @@ def _finish(response):
     headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if g.get("refused_for_permission"):
+        headers["X-Refused-Permission"] = g.refused_for_permission
     if request.endpoint != "static":
         # Pages carry patient data; keep them out of shared tablets' caches.
         headers.setdefault("Cache-Control", "no-store")

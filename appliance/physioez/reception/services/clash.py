@@ -314,7 +314,7 @@ def _resource_clash(
     class_spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for other in users:
         span = (max(other.start, candidate.start), min(other.end, candidate.end))
-        if other.class_id is None or other.class_id != candidate.class_id:
+        if other.class_id is None:
             events += [(span[0], 1, 0), (span[1], -1, 0)]
         elif other.class_id == candidate.class_id:
             events += [(span[0], 0, 1), (span[1], 0, -1)]
@@ -424,7 +424,7 @@ def _check(
                 f"Booking {candidate.id!r}: resource {resource_id!r} is not in schedule.resources"
             )
 
-    near = [b for b in near if b.id != candidate.id]  # a reschedule does not clash with itself
+    near = list(near)  # a reschedule does not clash with itself
     found = _busy_clashes(candidate, near, policy)
 
     wanted = set(candidate.resource_ids)

@@ -16,4 +16,4 @@ NAV = (
 )
 
 # Importing the area modules registers their routes on ``bp``.
-from physioez.reception.views import book, frontdesk, patients  # noqa: E402, F401
+from physioez.reception.views import book, feeds, frontdesk, patients  # noqa: E402, F401

@@ -1,0 +1,62 @@
+"""Calendar feeds: a practitioner subscribes their phone to their own diary, read-only."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from physioez.core.errors import Forbidden, InvalidInput, NotFound
+from physioez.core.web.access import can, current_actor, public, requires
+from physioez.reception.models import CalendarFeed, Practitioner
+from physioez.reception.services import feeds, schedule_setup
+from physioez.reception.views import bp
+
+
+def _manageable() -> list[Practitioner]:
+    """Everyone for schedule managers; otherwise just the signed-in practitioner."""
+    if can("reception.schedule.manage"):
+        return schedule_setup.active_practitioners()
+    return list(Practitioner.live().where(Practitioner.staff_id == current_user.id))
+
+
+def _allowed(practitioner_id: str) -> Practitioner:
+    if not practitioner_id:
+        raise InvalidInput("Choose whose calendar to share.", field="practitioner_id")
+    for practitioner in _manageable():
+        if practitioner.id == practitioner_id:
+            return practitioner
+    raise Forbidden("You can only manage your own calendar link.")
+
+
+@bp.route("/feeds", methods=["GET", "POST"])
+@requires("reception.appointments.read")
+def feed_list():
+    new_url = None
+    if request.method == "POST":
+        practitioner = _allowed(request.form.get("practitioner_id", ""))
+        _, token = feeds.create_feed(current_actor(), practitioner.id)
+        new_url = url_for("reception.calendar_feed", token=token, _external=True)
+    rows = [(p, feeds.feeds_of(p.id)) for p in _manageable()]
+    return render_template("reception/feeds.html", rows=rows, new_url=new_url)
+
+
+@bp.post("/feeds/<feed_id>/revoke")
+@requires("reception.appointments.read")
+def feed_revoke(feed_id: str):
+    feed = CalendarFeed.get_or_none(CalendarFeed.id == feed_id)
+    if feed is None:
+        raise NotFound("No such calendar link.")
+    _allowed(feed.practitioner_id)
+    feeds.revoke_feed(current_actor(), feed)
+    flash("Calendar link revoked: phones subscribed to it stop updating.", "success")
+    return redirect(url_for("reception.feed_list"))
+
+
+@bp.get("/calendar/<token>.ics")
+@public  # The unguessable token in the URL is the credential, as calendar apps expect.
+def calendar_feed(token: str):
+    settings = current_app.config["PHYSIOEZ"]
+    body = feeds.render(feeds.feed_for_token(token), settings.branch.name, settings.branch.timezone)
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="appointments.ics"'
+    return response
