@@ -17,7 +17,15 @@ def nav_labels(html: bytes) -> list[str]:
 
 
 def test_navigation_shows_only_what_the_role_may_use(app, client_for):
-    front_desk = ["Front desk", "Today", "Appointment book", "Patients"]
+    front_desk = [
+        "Front desk",
+        "Today",
+        "Appointment book",
+        "Patients",
+        "Waitlist",
+        "Reminders",
+        "Calendar links",
+    ]
     assert nav_labels(client_for("receptionist").get("/reception/").data) == front_desk
     owner_nav = nav_labels(client_for("owner").get("/profile").data)
     assert owner_nav == [*front_desk, "Staff", "Roles", "API tokens", "Audit log"]
@@ -31,6 +39,7 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Today",
         "Appointment book",
         "Patients",
+        "Calendar links",
     ]
 
 

@@ -11,7 +11,7 @@ from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
-from physioez.reception.services import appointments, feeds, patients
+from physioez.reception.services import appointments, feeds, patients, waitlist
 from physioez.reception.services.patients import PatientDetails
 from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, ZONE, at
@@ -118,6 +118,12 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         )
     return {
         "feed_id": feeds.create_feed(system_actor, clinic.iyer.id)[0].id,
+        "entry_id": waitlist.add(
+            system_actor,
+            patient_id=clinic.ravi.id,
+            type_id=clinic.physio.id,
+            practitioner_id=None,
+        ).id,
         "token": "not-a-real-token",
         "appointment_id": appointment.id,
         "practitioner_id": clinic.iyer.id,

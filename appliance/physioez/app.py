@@ -24,11 +24,13 @@ from physioez.core.db import Migration, migrate, open_database
 from physioez.core.events import bus
 from physioez.core.keys import open_branch_keyring
 from physioez.core.node import configure_node
+from physioez.core.scheduler import ScheduledJob
 from physioez.core.settings import Settings, load_settings
 from physioez.core.web import access, security, shell
 from physioez.core.web.api import Api, init_api
 from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
+from physioez.reception import jobs as reception_jobs
 from physioez.reception.api import api as reception_api
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
@@ -44,6 +46,10 @@ def all_migrations() -> list[Migration]:
     for module in MODULES:
         migrations.extend(module.MIGRATIONS)
     return migrations
+
+
+def module_jobs(settings: Settings) -> list[ScheduledJob]:
+    return reception_jobs.jobs(settings)
 
 
 def module_apis() -> list[Api]:

@@ -60,12 +60,12 @@ def serve(host: str | None, port: int | None) -> None:
         def load(self):
             import atexit
 
-            from physioez.app import create_app
+            from physioez.app import create_app, module_jobs
             from physioez.core.scheduler import start_scheduler
 
             app = create_app(settings)
             # Background jobs live exactly as long as the serving worker.
-            scheduler = start_scheduler(settings)
+            scheduler = start_scheduler(settings, module_jobs(settings))
             atexit.register(scheduler.shutdown, wait=False)
             return app
 

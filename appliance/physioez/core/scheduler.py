@@ -8,7 +8,10 @@ short; a missed run is coalesced into one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -41,7 +44,33 @@ def prune_sessions_job() -> None:
         close_database()
 
 
-def start_scheduler(settings: Settings) -> BackgroundScheduler:
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A module's job: ``trigger`` and ``trigger_args`` as APScheduler's ``add_job`` takes them."""
+
+    id: str
+    func: Callable[[], None]
+    trigger: str
+    trigger_args: dict[str, Any]
+
+
+def in_own_connection(func: Callable[[], None]) -> Callable[[], None]:
+    """Run a job on the pool thread's own database connection, closed afterwards."""
+
+    def run() -> None:
+        try:
+            database.connect(reuse_if_open=True)
+            func()
+        except Exception:
+            log.exception("scheduled job %s failed", getattr(func, "__name__", func))
+        finally:
+            close_database()
+
+    run.__name__ = getattr(func, "__name__", "job")
+    return run
+
+
+def start_scheduler(settings: Settings, jobs: Sequence[ScheduledJob] = ()) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -53,5 +82,7 @@ def start_scheduler(settings: Settings) -> BackgroundScheduler:
             id="wal-checkpoint",
         )
     scheduler.add_job(prune_sessions_job, "interval", hours=6, id="prune-sessions")
+    for job in jobs:
+        scheduler.add_job(in_own_connection(job.func), job.trigger, id=job.id, **job.trigger_args)
     scheduler.start()
     return scheduler

@@ -12,6 +12,8 @@ __all__ = ["MIGRATIONS", "init_module"]
 
 def init_module(app: Flask) -> None:
     from physioez.reception import views
+    from physioez.reception.services import reactions
 
     app.register_blueprint(views.bp)
     register_nav(app, *views.NAV)
+    reactions.subscribe()

@@ -222,3 +222,15 @@ class CalendarFeed(BaseModel):
     created_by = TextField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
     revoked_at = UtcDateTimeField(null=True)
+
+
+class Reminder(ReplicatedModel):
+    audit_entity = "reminder"
+
+    appointment = ForeignKeyField(Appointment, backref="reminders")
+    channel = TextField()
+    status = TextField()
+    destination = TextField()
+    send_after = UtcDateTimeField()
+    attempts = IntegerField(default=0)
+    last_error = TextField(default="")

@@ -215,4 +215,23 @@ CREATE TABLE calendar_feed (
 CREATE INDEX calendar_feed_practitioner ON calendar_feed (practitioner_id);
 """,
     ),
+    Migration(
+        "reception.0005_reminders",
+        f"""
+-- Next-day reminders, queued per channel only where the patient consented. Sending through
+-- SMS/WhatsApp gateways comes later; the queue and its states are what the desk sees now.
+CREATE TABLE reminder (
+    {REPLICATED_COLUMNS},
+    appointment_id TEXT NOT NULL REFERENCES appointment (id),
+    channel TEXT NOT NULL CHECK (channel IN ('sms', 'whatsapp', 'email')),
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),
+    destination TEXT NOT NULL,
+    send_after TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    UNIQUE (appointment_id, channel)
+);
+CREATE INDEX reminder_status ON reminder (status, send_after);
+""",
+    ),
 ]

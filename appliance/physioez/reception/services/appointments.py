@@ -34,7 +34,7 @@ from physioez.reception.models import (
     Patient,
     Practitioner,
 )
-from physioez.reception.services import clash
+from physioez.reception.services import clash, reminders
 from physioez.reception.services.schedule_setup import (
     clash_policy,
     get_practitioner,
@@ -320,6 +320,8 @@ def reschedule(
             class_id=candidate.class_id,
             override_reason=_override_text(clashes, override_reason) or appointment.override_reason,
         )
+        # Reminders were for the old time; the next queue run makes new ones.
+        reminders.cancel_for(actor, appointment)
         _publish(AppointmentChanged, appointment)
     return appointment
 

@@ -13,7 +13,16 @@ NAV = (
     NavItem("Front desk", "Today", "reception.today", "reception.appointments.read"),
     NavItem("Front desk", "Appointment book", "reception.day_book", "reception.appointments.read"),
     NavItem("Front desk", "Patients", "reception.patient_list", "reception.patients.read"),
+    NavItem("Front desk", "Waitlist", "reception.waitlist_page", "reception.appointments.write"),
+    NavItem("Front desk", "Reminders", "reception.reminder_queue", "reception.appointments.write"),
+    NavItem("Front desk", "Calendar links", "reception.feed_list", "reception.appointments.read"),
 )
 
 # Importing the area modules registers their routes on ``bp``.
-from physioez.reception.views import book, feeds, frontdesk, patients  # noqa: E402, F401
+from physioez.reception.views import (  # noqa: E402, F401
+    book,
+    feeds,
+    frontdesk,
+    patients,
+    queues,
+)

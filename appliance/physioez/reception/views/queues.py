@@ -1,0 +1,95 @@
+"""The desk's queues: the waitlist (with offers of freed slots) and tomorrow's reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.web.access import current_actor, requires
+from physioez.reception.models import AppointmentType, WaitlistEntry
+from physioez.reception.services import patients, reminders, schedule_setup, waitlist
+from physioez.reception.views import bp
+from physioez.reception.views.patients import branch_today
+
+
+def _waitlist_page(values, error: ServiceError | None = None, status: int = 200):
+    query = values.get("q", "")
+    return render_template(
+        "reception/waitlist.html",
+        entries=waitlist.open_entries(),
+        priorities=waitlist.PRIORITIES,
+        weekdays=list(zip(waitlist.WEEKDAY_CODES, schedule_setup.WEEKDAYS, strict=True)),
+        practitioners=schedule_setup.active_practitioners(),
+        types=list(AppointmentType.live().order_by(AppointmentType.name)),
+        found=patients.search(query, limit=10) if query else [],
+        values=values,
+        zone=ZoneInfo(current_app.config["PHYSIOEZ"].branch.timezone),
+        error=error.message if error else None,
+    ), status
+
+
+@bp.get("/waitlist")
+@requires("reception.appointments.read")
+def waitlist_page():
+    return _waitlist_page(request.args)
+
+
+@bp.post("/waitlist")
+@requires("reception.appointments.write")
+def waitlist_add():
+    form = request.form
+    try:
+        if not form.get("patient_id"):
+            raise InvalidInput("Find and choose the patient.", field="patient_id")
+        waitlist.add(
+            current_actor(),
+            patient_id=form["patient_id"],
+            type_id=form.get("type_id", ""),
+            practitioner_id=form.get("practitioner_id") or None,
+            priority=int(form.get("priority", "2") or 2),
+            weekdays=form.getlist("weekdays"),
+            earliest=form.get("earliest_time") or None,
+            latest=form.get("latest_time") or None,
+            note=form.get("note", ""),
+        )
+    except ServiceError as exc:
+        return _waitlist_page(form, exc, exc.status)
+    flash("Added to the waitlist. When a matching slot frees up, it is offered here.", "success")
+    return redirect(url_for("reception.waitlist_page"))
+
+
+@bp.post("/waitlist/<entry_id>")
+@requires("reception.appointments.write")
+def waitlist_update(entry_id: str):
+    entry = WaitlistEntry.get_or_none(WaitlistEntry.id == entry_id)
+    if entry is None or entry.deleted_at is not None:
+        raise NotFound("No such waitlist entry.")
+    try:
+        waitlist.close(current_actor(), entry, request.form.get("status", ""))
+    except ServiceError as exc:
+        return _waitlist_page(request.form, exc, exc.status)
+    return redirect(url_for("reception.waitlist_page"))
+
+
+@bp.route("/reminders", methods=["GET", "POST"])
+@requires("reception.appointments.read")
+def reminder_queue():
+    settings = current_app.config["PHYSIOEZ"]
+    tomorrow = branch_today() + timedelta(days=1)
+    if request.method == "POST":
+        counts = reminders.queue_for_day(current_actor(), tomorrow, settings.branch.timezone)
+        flash(
+            f"{counts['queued']} reminders queued; {counts['no_consent']} not sent for lack "
+            "of consent or contact details.",
+            "success",
+        )
+        return redirect(url_for("reception.reminder_queue"))
+    return render_template(
+        "reception/reminders.html",
+        day=tomorrow,
+        queue=reminders.queue_for(tomorrow, settings.branch.timezone),
+        zone=ZoneInfo(settings.branch.timezone),
+    )
