@@ -28,7 +28,7 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
     ]
     assert nav_labels(client_for("receptionist").get("/reception/").data) == front_desk
     owner_nav = nav_labels(client_for("owner").get("/profile").data)
-    assert owner_nav == [*front_desk, "Staff", "Roles", "API tokens", "Audit log"]
+    assert owner_nav == [*front_desk, "Book set-up", "Staff", "Roles", "API tokens", "Audit log"]
     assert nav_labels(client_for("it_admin").get("/profile").data) == [
         "Staff",
         "Roles",

@@ -125,6 +125,8 @@ def matrix_targets(app, make_staff, system_actor, clinic):
             practitioner_id=None,
         ).id,
         "token": "not-a-real-token",
+        "what": "rule",
+        "row_id": "no-such-row",
         "appointment_id": appointment.id,
         "practitioner_id": clinic.iyer.id,
         "staff_id": target.id,

@@ -274,3 +274,40 @@ def set_clash_rule(actor: Actor, rule: str, severity: str) -> ClashPolicy:
             {"severity": severity},
         )
     return clash_policy()
+
+
+def remove_record(actor: Actor, row) -> None:
+    """Take hours, leave, a room or a type out of use; history stays in the audit log."""
+    if row.deleted_at is not None:
+        raise Conflict("Already removed.")
+    records.soft_delete(row, actor)
+
+
+def staff_who_could_practise() -> list[Staff]:
+    """Active clinicians not yet in the book: the choices for 'add practitioner'."""
+    taken = {p.staff_id for p in Practitioner.select(Practitioner.staff_id)}
+    clinicians = ("therapist", "junior_therapist")
+    return [
+        s
+        for s in Staff.live().where(Staff.active == True).order_by(Staff.full_name)  # noqa: E712
+        if s.id not in taken and set(s.role_codes) & set(clinicians)
+    ]
+
+
+def hours_of(practitioner: Practitioner) -> list[AvailabilityRule]:
+    return list(
+        AvailabilityRule.live()
+        .where(AvailabilityRule.practitioner == practitioner.id)
+        .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
+    )
+
+
+def upcoming_exceptions(practitioner: Practitioner, from_day: date) -> list[AvailabilityException]:
+    return list(
+        AvailabilityException.live()
+        .where(
+            AvailabilityException.practitioner == practitioner.id,
+            AvailabilityException.day >= from_day,
+        )
+        .order_by(AvailabilityException.day)
+    )

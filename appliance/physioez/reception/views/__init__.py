@@ -16,6 +16,7 @@ NAV = (
     NavItem("Front desk", "Waitlist", "reception.waitlist_page", "reception.appointments.write"),
     NavItem("Front desk", "Reminders", "reception.reminder_queue", "reception.appointments.write"),
     NavItem("Front desk", "Calendar links", "reception.feed_list", "reception.appointments.read"),
+    NavItem("Front desk", "Book set-up", "reception.setup", "reception.schedule.manage"),
 )
 
 # Importing the area modules registers their routes on ``bp``.
@@ -25,4 +26,5 @@ from physioez.reception.views import (  # noqa: E402, F401
     frontdesk,
     patients,
     queues,
+    setup,
 )
