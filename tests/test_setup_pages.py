@@ -102,3 +102,11 @@ def test_setup_is_for_schedule_managers(clinic, client_for):
         ).status_code
         == 403
     )
+
+
+def test_a_room_in_use_by_a_type_cannot_be_removed(clinic, client_for):
+    admin = client_for("clinic_admin")
+    response = admin.post(f"/reception/setup/resource/{clinic.room1.id}/remove")
+    assert response.status_code == 409 and b"still needed by: Physiotherapy session" in (
+        response.data
+    )

@@ -280,6 +280,13 @@ def remove_record(actor: Actor, row) -> None:
     """Take hours, leave, a room or a type out of use; history stays in the audit log."""
     if row.deleted_at is not None:
         raise Conflict("Already removed.")
+    if isinstance(row, Resource):
+        users = [t.name for t in AppointmentType.live() if row.id in t.resource_ids]
+        if users:
+            raise Conflict(
+                f"{row.name} is still needed by: {', '.join(users)}. "
+                "Change or remove those types first."
+            )
     records.soft_delete(row, actor)
 
 
