@@ -117,3 +117,47 @@ def build_grid(
             if item is not None:
                 group, group_end = [item], item[1]
     return grid
+
+
+def build_week(
+    monday: date,
+    timezone: str,
+    entries: Sequence[BookEntry],
+    availability: Sequence[Interval] = (),
+) -> DayGrid:
+    """One practitioner's week: a column per day, the same 15-minute rows as the day view.
+
+    Each entry is laid into its day's column by moving it onto the grid's first day; only
+    the time of day is shown, so nothing else needs to know about the move.
+    """
+    zone = ZoneInfo(timezone)
+    days = [monday + timedelta(days=n) for n in range(7)]
+    columns = [(day.isoformat(), day.strftime("%a %d %b")) for day in days]
+    moved: list[BookEntry] = []
+    column_of: dict[str, str] = {}
+    for entry in entries:
+        local_day = entry.appointment.start_at.astimezone(zone).date()
+        shift = timedelta(days=(local_day - monday).days)
+        appointment = _Moved(entry.appointment, shift)
+        moved.append(BookEntry(appointment, entry.patient, entry.practitioner, entry.type))
+        column_of[appointment.id] = local_day.isoformat()
+    working: dict[str, list[Interval]] = {}
+    for span in availability:
+        local_day = span.start.astimezone(zone).date()
+        shift = timedelta(days=(local_day - monday).days)
+        working.setdefault(local_day.isoformat(), []).append(
+            Interval(span.start - shift, span.end - shift)
+        )
+    return build_grid(monday, timezone, columns, moved, column_of=column_of, availability=working)
+
+
+class _Moved:
+    """An appointment seen through a shift of whole days, for laying out a week."""
+
+    def __init__(self, appointment, shift: timedelta) -> None:
+        self._appointment = appointment
+        self.start_at = appointment.start_at - shift
+        self.end_at = appointment.end_at - shift
+
+    def __getattr__(self, name: str):
+        return getattr(self._appointment, name)

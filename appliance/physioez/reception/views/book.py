@@ -104,6 +104,42 @@ def day_book():
     )
 
 
+@bp.get("/week")
+@requires("reception.appointments.read")
+def week_book():
+    practitioners = schedule_setup.active_practitioners()
+    if not practitioners:
+        return redirect(url_for("reception.day_book"))
+    chosen_id = request.args.get("practitioner_id") or practitioners[0].id
+    practitioner = schedule_setup.get_practitioner(chosen_id)
+    day = _day_arg("start")
+    monday = day - timedelta(days=day.weekday())
+    start, _ = appointments.local_day_span(monday, _zone_name())
+    _, end = appointments.local_day_span(monday + timedelta(days=6), _zone_name())
+    entries = [
+        e
+        for e in appointments.entries_between(start, end, [practitioner.id])
+        if e.appointment.status != "cancelled"
+    ]
+    hours = schedule_setup.hours_between(
+        [practitioner.id], monday, monday + timedelta(days=6), _zone_name()
+    )
+    grid = daybook.build_week(
+        monday, _zone_name(), entries, hours.availability.get(practitioner.id, [])
+    )
+    return render_template(
+        "reception/week_book.html",
+        grid=grid,
+        practitioner=practitioner,
+        practitioners=practitioners,
+        monday=monday,
+        previous_week=monday - timedelta(days=7),
+        next_week=monday + timedelta(days=7),
+        statuses=APPOINTMENT_STATUSES,
+        can_book=can("reception.appointments.write"),
+    )
+
+
 def _booking_form(
     values,
     *,
