@@ -191,3 +191,14 @@ def test_day_entries(clinic, system_actor):
     assert appointments.entries_between(start, end, [clinic.rao.id])[0].patient.first_name == (
         "Asha"
     )
+
+
+def test_check_in_waits_for_the_day(clinic, system_actor):
+    from datetime import date
+
+    future = date.today() + timedelta(days=14)
+    future -= timedelta(days=future.weekday())  # a Monday, inside the fixture's hours
+    appointment = appointments.book(system_actor, slot(clinic, day=future), ZONE)
+    with pytest.raises(Conflict, match="check the patient in on the day"):
+        appointments.set_status(system_actor, appointment, "arrived")
+    appointments.set_status(system_actor, appointment, "confirmed")

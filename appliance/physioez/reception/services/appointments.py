@@ -353,6 +353,10 @@ def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointme
             f"{status.replace('_', ' ')}."
         )
     now = utcnow()
+    if status in ("arrived", "in_session"):
+        zone = ZoneInfo(current_node().timezone)
+        if appointment.start_at.astimezone(zone).date() > now.astimezone(zone).date():
+            raise Conflict("This appointment is on a later day: check the patient in on the day.")
     changes: dict = {
         "status": status,
         "status_changed_at": now,

@@ -1,0 +1,230 @@
+"""The front-desk journey end to end: two staff tablets on one real server.
+
+A receptionist registers a patient, books a recurring series, gets the clash warning on a
+double booking and overrides it with a reason; a second browser signed in as the therapist
+sees the booking appear live and sees the arrival when the patient is checked in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.live_server import CSRF_INPUT, DEMO_PASSWORD, LiveServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TABLET = {"width": 768, "height": 1024}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+BRANCH_ZONE = ZoneInfo("Asia/Kolkata")  # The default branch time zone; LiveServer keeps it.
+LIVE_TIMEOUT_MS = 10_000  # Live updates should take well under a second.
+SOCKET_CONNECTED = "window.physioez && window.physioez.socket && window.physioez.socket.connected"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # A longer idle lock than the default minute, so the therapist's untouched tablet cannot
+    # lock itself while the desk is busy.
+    with LiveServer(tmp_path_factory.mktemp("frontdesk"), idle_lock_minutes=15) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser tests, but {reason}.", pytrace=False)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser: Browser) -> Page:
+    context = browser.new_context(viewport=TABLET)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto(f"{base}/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def target_monday() -> date:
+    """A Monday at least three weeks ahead in branch time: past the demo's four weeks."""
+    earliest = datetime.now(BRANCH_ZONE).date() + timedelta(days=21)
+    return earliest + timedelta(days=(7 - earliest.weekday()) % 7)
+
+
+def warn_on_double_booking(server: LiveServer) -> None:
+    """As the clinic admin: a busy practitioner is a warning the desk may override."""
+    admin = server.session()
+    admin.sign_in("clinicadmin")
+    setup = admin.get("/reception/setup")
+    assert setup.status == 200, setup.text[:500]
+    token = CSRF_INPUT.search(setup.text)
+    assert token, "the set-up page carries no csrf_token input"
+    saved = admin.post_form(
+        "/reception/setup/rule",
+        {"rule": "practitioner_busy", "severity": "warn", "csrf_token": token.group(1)},
+    )
+    assert saved.status == 200 and saved.path == "/reception/setup", (saved.status, saved.url)
+    assert "Saved." in saved.text
+
+
+def booking_card(page: Page, patient: str):
+    return page.locator(".day-book .booking-card").filter(
+        has=page.locator("strong", has_text=re.compile(rf"^{re.escape(patient)}$"))
+    )
+
+
+def test_desk_books_a_series_overrides_a_clash_and_the_therapist_sees_it_live(server, browser):
+    base = server.url
+    monday = target_monday().isoformat()
+    warn_on_double_booking(server)
+
+    # (1) The therapist's tablet shows the book for that Monday, and stays on it throughout.
+    therapist_page = new_page(browser)
+    sign_in(therapist_page, base, "therapist")
+    therapist_page.goto(f"{base}/reception/book?day={monday}")
+    expect(therapist_page.locator("table.day-book")).to_be_visible()
+    therapist_name = therapist_page.locator(".topbar-actions a[href='/profile']").inner_text()
+    therapist_page.wait_for_function(SOCKET_CONNECTED, timeout=LIVE_TIMEOUT_MS)
+    # Survives only as long as the page is never reloaded or navigated away from.
+    therapist_page.evaluate("window.__sameTherapistPage = true")
+
+    # (2) The receptionist registers a new patient.
+    desk = new_page(browser)
+    sign_in(desk, base, "reception")
+    desk.goto(f"{base}/reception/patients/new")
+    suffix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
+    first, last = "Meera", f"Frontdesk{suffix.capitalize()}"
+    patient = f"{first} {last}"
+    desk.fill("#first_name", first)
+    desk.fill("#last_name", last)
+    desk.select_option("#sex", "female")
+    desk.fill("#age_years", "42")
+    patient_phone = f"7{secrets.randbelow(10**9):09d}"
+    desk.fill("#phone", patient_phone)
+    desk.get_by_role("button", name="Register", exact=True).click()
+    expect(desk.get_by_role("heading", level=1)).to_contain_text(patient)
+    expect(desk.locator(".flash-success")).to_contain_text(f"{patient} is registered as")
+
+    # ... and books a course: Mon/Wed/Fri at 10:00, six sessions, from the patient's page.
+    desk.get_by_role("link", name="Book appointment").click()
+    expect(desk.get_by_role("heading", name="Book an appointment")).to_be_visible()
+    expect(desk.locator("#booking-form")).to_contain_text(patient)
+    desk.select_option("#practitioner_id", label=therapist_name)
+    desk.select_option("#type_id", label="Physiotherapy session (45 min)")
+    desk.fill("#date", monday)
+    desk.fill("#time", "10:00")
+    desk.get_by_text("Repeat (a course of sessions)").click()
+    desk.check('input[name="repeat"]')
+    for weekday in ("MO", "WE", "FR"):
+        desk.check(f'input[name="weekdays"][value="{weekday}"]')
+    desk.fill("#count", "6")
+    desk.get_by_role("button", name="Book", exact=True).click()
+
+    expect(desk.get_by_role("heading", name="Check each session")).to_be_visible()
+    sessions = desk.locator("table.table tbody tr")
+    expect(sessions).to_have_count(6)
+    expect(sessions.first).to_contain_text("10:00")
+    expect(sessions.filter(has_text="Free")).to_have_count(6)
+    desk.get_by_role("button", name="Book the series").click()
+    expect(desk.locator(".flash-success")).to_contain_text("Series booked: 6 sessions.")
+    expect(desk.get_by_role("heading", level=1)).to_contain_text(patient)
+
+    # (3) A demo patient, found by MRN, with the same therapist at the same time: a warning.
+    desk.goto(f"{base}/reception/appointments/new")
+    desk.fill("#q", "TEST-1")
+    desk.get_by_role("button", name="Find").click()
+    found = desk.locator('input[name="patient_id"]')
+    expect(found).to_have_count(1)
+    expect(found).to_be_checked()
+    other = desk.locator(".choice-list .choice strong").inner_text()
+    desk.select_option("#practitioner_id", label=therapist_name)
+    desk.select_option("#type_id", label="Physiotherapy session (45 min)")
+    desk.fill("#date", monday)
+    desk.fill("#time", "10:00")
+    desk.get_by_role("button", name="Book", exact=True).click()
+
+    clash = desk.locator(".clash-card")
+    expect(clash.get_by_role("heading", name="Book anyway?")).to_be_visible()
+    expect(clash.locator("li.clash-warn")).to_contain_text(
+        f"The practitioner is already booked: {patient} with {therapist_name}"
+    )
+    expect(clash.locator("li.clash-warn")).to_contain_text("10:00")
+    expect(desk.locator("#booking-form")).to_contain_text(other)
+    desk.fill("#override_reason", "Patient can only come at 10; therapist agreed to overlap")
+    desk.get_by_role("button", name="Book anyway").click()
+    expect(desk.locator(".flash-success")).to_contain_text("Appointment booked.")
+    expect(desk).to_have_url(f"{base}/reception/book?day={monday}")
+    expect(booking_card(desk, other)).to_be_visible()
+
+    # (4) The therapist's book has redrawn itself with both bookings, without a reload.
+    expect(booking_card(therapist_page, patient)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(booking_card(therapist_page, other)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+
+    # (5) The patient comes in today (an extra early slot, outside the therapist's hours, so
+    # the desk overrides that warning too) and is checked in from the appointment page.
+    today = datetime.now(BRANCH_ZONE).date()
+    desk.goto(f"{base}/reception/patients?q={patient_phone}")
+    desk.get_by_role("link", name=patient).click()
+    desk.get_by_role("link", name="Book appointment").click()
+    desk.select_option("#practitioner_id", label=therapist_name)
+    desk.select_option("#type_id", label="Physiotherapy session (45 min)")
+    desk.fill("#date", today.isoformat())
+    desk.fill("#time", "06:00")
+    desk.get_by_role("button", name="Book", exact=True).click()
+    expect(desk.locator(".clash-card li.clash-warn").first).to_be_visible()
+    desk.fill("#override_reason", "Before clinic hours, agreed with the therapist")
+    desk.get_by_role("button", name="Book anyway").click()
+    expect(desk.locator(".flash-success")).to_contain_text("Appointment booked.")
+    booking_card(desk, patient).click()
+    desk.get_by_role("button", name="Check in").click()
+    expect(desk.locator(".flash-success")).to_contain_text(f"{patient}: Arrived.")
+
+    # (6) The therapist hears it personally, on whatever page they are, without a reload.
+    toast = therapist_page.locator("#toasts .toast")
+    expect(toast).to_have_text(f"{patient} has arrived for 06:00.", timeout=LIVE_TIMEOUT_MS)
+    assert therapist_page.evaluate("window.__sameTherapistPage === true"), "the page reloaded"
+    assert therapist_page.url == f"{base}/reception/book?day={monday}"
+    therapist_page.goto(f"{base}/reception/today")
+    arrived = therapist_page.locator("#lane-arrived").locator("xpath=..")
+    expect(arrived).to_contain_text(patient)
+
+    screenshot(desk, "frontdesk-reception")
+    screenshot(therapist_page, "frontdesk-therapist")
+    desk.context.close()
+    therapist_page.context.close()
