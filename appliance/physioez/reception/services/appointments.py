@@ -164,10 +164,14 @@ def _candidate(slot: Slot, appointment_type: AppointmentType, candidate_id: str)
 
 
 def check_slot(
-    slot: Slot, timezone: str, exclude_id: str | None = None, candidate_id: str = "candidate"
+    slot: Slot,
+    timezone: str,
+    exclude_id: str | None = None,
+    candidate_id: str = "candidate",
+    appointment_type: AppointmentType | None = None,
 ) -> tuple[clash.Booking, list[clash.Clash]]:
     """Clashes of a slot, without booking it (the booking page's live check uses this)."""
-    appointment_type = get_type(slot.type_id)
+    appointment_type = appointment_type or get_type(slot.type_id)
     candidate = _candidate(slot, appointment_type, exclude_id or candidate_id)
     schedule = load_schedule(
         candidate.start, candidate.end, [slot.practitioner_id], timezone, exclude_id=exclude_id
@@ -251,8 +255,10 @@ def book(
 ) -> Appointment:
     """Put an appointment in the book, or raise :class:`ClashRefused` naming the clash."""
     _validate(slot)
+    # Read what cannot change under us before taking the write lock: the lock is the queue.
+    appointment_type = get_type(slot.type_id)
     with write_transaction():
-        candidate, clashes = check_slot(slot, timezone)
+        candidate, clashes = check_slot(slot, timezone, appointment_type=appointment_type)
         _decide(clashes, override_reason)
         appointment = records.create(
             Appointment,

@@ -101,6 +101,13 @@ def day_book():
         today=branch_today(),
         statuses=APPOINTMENT_STATUSES,
         can_book=can("reception.appointments.write"),
+        # One URL per column, not per cell: a day has a thousand free cells.
+        book_urls={
+            column.key: url_for(
+                "reception.booking_new", practitioner_id=column.key, date=day.isoformat()
+            )
+            for column in grid.columns
+        },
     )
 
 
