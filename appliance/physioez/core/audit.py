@@ -15,7 +15,7 @@ from typing import Any
 
 from physioez.core.db import database, require_transaction, write_transaction
 from physioez.core.ids import uuid7_str
-from physioez.core.models import AuditEvent, canonical_json, format_utc, utcnow
+from physioez.core.models import AuditEvent, canonical_json, format_utc, insert_row, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -64,8 +64,8 @@ def _event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def _tip_hash() -> str:
-    tip = AuditEvent.select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1).scalar()
-    return tip or GENESIS_HASH
+    row = database.execute_sql("SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1").fetchone()
+    return row[0] if row else GENESIS_HASH
 
 
 def _dump(value: Any) -> str | None:
@@ -99,7 +99,8 @@ def _append(
         "detail": _dump(detail),
     }
     prev_hash = _tip_hash()
-    event = AuditEvent.create(**fields, prev_hash=prev_hash, hash=_event_hash(prev_hash, fields))
+    event = AuditEvent(**fields, prev_hash=prev_hash, hash=_event_hash(prev_hash, fields))
+    insert_row(event)
     return event
 
 

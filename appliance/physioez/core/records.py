@@ -16,6 +16,7 @@ from physioez.core.models import (
     ReplicatedModel,
     canonical_json,
     format_utc,
+    insert_row,
     utcnow,
 )
 from physioez.core.node import current_node
@@ -31,7 +32,7 @@ def create(model: type[M], actor: Actor, **fields: Any) -> M:
             instance.origin_branch = node.branch_id
             instance.hlc = node.clock.now().encode()
             instance.created_at = instance.updated_at = utcnow()
-        instance.save(force_insert=True)
+        insert_row(instance)
         after = instance.audit_snapshot()
         record_mutation(
             actor, f"{model.audit_entity}.create", model.audit_entity, _key(instance), None, after
@@ -91,7 +92,7 @@ def _enqueue(instance: BaseModel, operation: str) -> None:
     if not isinstance(instance, ReplicatedModel):
         return
     require_transaction("An outbox row")
-    OutboxEntry.create(
+    entry = OutboxEntry(
         table_name=instance._meta.table_name,
         operation=operation,
         row_key=instance.id,
@@ -100,3 +101,4 @@ def _enqueue(instance: BaseModel, operation: str) -> None:
         schema_version=type(instance).schema_version,
         created_at=format_utc(utcnow()),
     )
+    insert_row(entry)
