@@ -22,6 +22,7 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Today",
         "Appointment book",
         "Patients",
+        "Inquiries",
         "Waitlist",
         "Reminders",
         "Calendar links",

@@ -11,7 +11,7 @@ from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
-from physioez.reception.services import appointments, feeds, patients, waitlist
+from physioez.reception.services import appointments, feeds, inquiries, patients, waitlist
 from physioez.reception.services.patients import PatientDetails
 from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, ZONE, at
@@ -116,6 +116,10 @@ def matrix_targets(app, make_staff, system_actor, clinic):
             ),
             ZONE,
         )
+        lead = inquiries.record_inquiry(
+            system_actor,
+            inquiries.InquiryDetails(name="Matrix Lead", phone="9111111111", source="phone"),
+        )
     return {
         "feed_id": feeds.create_feed(system_actor, clinic.iyer.id)[0].id,
         "entry_id": waitlist.add(
@@ -128,6 +132,8 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         "what": "rule",
         "row_id": "no-such-row",
         "appointment_id": appointment.id,
+        "inquiry_id": lead.id,
+        "task_id": inquiries.add_task(system_actor, lead, "Call back", MONDAY).id,
         "practitioner_id": clinic.iyer.id,
         "staff_id": target.id,
         "code": role.code,

@@ -32,6 +32,7 @@ from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
 from physioez.reception import jobs as reception_jobs
 from physioez.reception.api import api as reception_api
+from physioez.reception.api_inquiries import api as inquiries_api
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 # Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
@@ -53,7 +54,7 @@ def module_jobs(settings: Settings) -> list[ScheduledJob]:
 
 
 def module_apis() -> list[Api]:
-    return [shell_api, reception_api, admin_api]
+    return [shell_api, reception_api, inquiries_api, admin_api]
 
 
 def configure_logging(level: str) -> None:

@@ -2,6 +2,7 @@
 
 from physioez.core.db import Migration
 from physioez.core.schema import REPLICATED_COLUMNS
+from physioez.reception.schema_inquiries import INQUIRY_MIGRATIONS
 
 MIGRATIONS = [
     Migration(
@@ -199,6 +200,7 @@ CREATE TABLE waitlist_entry (
 CREATE INDEX waitlist_status ON waitlist_entry (status, priority, created_at);
 """,
     ),
+    *INQUIRY_MIGRATIONS,
     Migration(
         "reception.0004_calendar_feeds",
         """
