@@ -12,7 +12,6 @@ from werkzeug.datastructures import MultiDict
 from physioez.core.errors import Forbidden, InvalidInput, ServiceError
 from physioez.core.models import Staff
 from physioez.core.web.access import can, current_actor, requires
-from physioez.core.web.nav import NavItem
 from physioez.reception.models import SEXES, AppointmentType
 from physioez.reception.models_inquiries import (
     INQUIRY_SOURCES,
@@ -25,10 +24,6 @@ from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.views import bp
 from physioez.reception.views.book import local_start
 from physioez.reception.views.patients import branch_today, details_from_form
-
-INQUIRY_NAV = NavItem(
-    "Front desk", "Inquiries", "reception.inquiry_list", "reception.inquiries.manage"
-)
 
 PERMISSION = "reception.inquiries.manage"
 # Tabs of the list: the desk's working set first, then each stage, then everything.
