@@ -16,6 +16,7 @@ from faker import Faker
 from physioez.core import identity, records
 from physioez.core.audit import Actor
 from physioez.core.db import write_transaction
+from physioez.core.models import utcnow
 from physioez.reception.models import Appointment, Patient, Practitioner
 from physioez.reception.services import appointments, patients, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot
@@ -55,6 +56,7 @@ def seed_reception(
         _, types = _rooms_and_types(actor)
         people = _patients(actor, fake, rng, today, patients_count)
         booked = _book_four_weeks(actor, rng, today, zone, practitioners, types, people)
+        booked += _patients_in_clinic_now(actor, zone, practitioners, types, people)
     return {"practitioners": len(practitioners), "patients": len(people), "appointments": booked}
 
 
@@ -181,6 +183,34 @@ def _book_four_weeks(actor, rng, today, zone, practitioners, types, people) -> i
     return count
 
 
+def _patients_in_clinic_now(actor, zone, practitioners, types, people) -> int:
+    """Whatever the hour of the demo, someone is waiting and someone is with a therapist."""
+    now = utcnow().astimezone(zone)
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5 + 10)
+    made = 0
+    for practitioner, person, statuses in zip(
+        practitioners[-2:], people[-2:], (("arrived",), ("arrived", "in_session")), strict=False
+    ):
+        try:
+            appointment = appointments.book(
+                actor,
+                Slot(
+                    patient_id=person.id,
+                    practitioner_id=practitioner.id,
+                    type_id=types["review"].id,
+                    start=start,
+                ),
+                str(zone),
+                override_reason="Demo: in the clinic right now",
+            )
+        except ClashRefused:
+            continue
+        for status in statuses:
+            appointments.set_status(actor, appointment, status)
+        made += 1
+    return made
+
+
 def _day_slots(rng: random.Random) -> list[str]:
     slots = []
     for hour in (9, 10, 11, 12, 14, 15, 16, 17):
@@ -239,7 +269,15 @@ def _play_out(
         return
     steps = ["arrived", "in_session", "completed"]
     if day == today:
-        steps = steps[: rng.choice((0, 1, 2, 3))]
+        # Today follows the clock: later patients are still expected, the current ones are
+        # in the waiting room or with their therapist.
+        now = utcnow()
+        if appointment.start_at > now + timedelta(minutes=10):
+            if roll < 0.6:
+                appointments.set_status(actor, appointment, "confirmed")
+            return
+        if appointment.end_at > now:
+            steps = steps[: rng.choice((1, 2))]
     for status in steps:
         appointments.set_status(actor, appointment, status)
     if steps:
