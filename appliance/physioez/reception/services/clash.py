@@ -424,7 +424,7 @@ def _check(
                 f"Booking {candidate.id!r}: resource {resource_id!r} is not in schedule.resources"
             )
 
-    near = list(near)  # a reschedule does not clash with itself
+    near = [b for b in near if b.id != candidate.id]  # a reschedule does not clash with itself
     found = _busy_clashes(candidate, near, policy)
 
     wanted = set(candidate.resource_ids)
