@@ -211,10 +211,8 @@ def _slot(body: schemas.SlotIn) -> Slot:
 def list_appointments(query: schemas.DayQuery):
     start, end = appointments.local_day_span(query.day, _settings().branch.timezone)
     wanted = [query.practitioner_id] if query.practitioner_id else []
-    entries = appointments.entries_between(start, end, wanted)
-    return schemas.AppointmentList(
-        appointments=[schemas.AppointmentOut.of(e.appointment) for e in entries]
-    )
+    found = appointments.appointments_between(start, end, wanted)
+    return schemas.AppointmentList(appointments=[schemas.AppointmentOut.of(a) for a in found])
 
 
 @api.route(

@@ -42,6 +42,23 @@ class DayGrid:
     times: list[datetime]  # local start of each row
     columns: list[Column]
 
+    def table(self) -> list[tuple[datetime, str, list[tuple[Column, str, Block | None]]]]:
+        """Rows ready to draw: (local time, its label or "", [(column, kind, block)]).
+
+        Covered cells are left out, as a row-spanning table needs; a busy day has thousands
+        of cells, so the template gets plain tuples rather than asking per cell.
+        """
+        rows = []
+        for index, moment in enumerate(self.times):
+            label = f"{moment:%H:%M}" if moment.minute in (0, 30) else ""
+            cells = []
+            for column in self.columns:
+                kind, block = self.cell(column, index)
+                if kind != "covered":
+                    cells.append((column, kind, block))
+            rows.append((moment, label, cells))
+        return rows
+
     def cell(self, column: Column, row: int) -> tuple[str, Block | None]:
         """What to draw at (column, row): 'block', 'covered', 'free' or 'off'."""
         if row in column.blocks:
