@@ -43,22 +43,26 @@ def search_patients(query: schemas.PatientSearchQuery):
 def register_patient(body: schemas.PatientCreateIn):
     details = body.details()
     if not body.allow_duplicate:
-        matches = patients.find_duplicates(
-            phone=details.phone,
-            first_name=details.first_name,
-            last_name=details.last_name,
-            date_of_birth=details.date_of_birth,
+        conflict = duplicate_conflict(
+            details, "Open the match, or send allow_duplicate: true to register anyway."
         )
-        if matches:
-            answer = schemas.DuplicateList(matches=[schemas.DuplicateOut.of(m) for m in matches])
-            return jsonify(
-                error="This may be a patient already registered. Open the match, or send "
-                "allow_duplicate: true to register anyway.",
-                fields={},
-                **answer.model_dump(mode="json"),
-            ), 409
+        if conflict is not None:
+            return conflict
     patient = patients.register(current_actor(), details, branch_today())
     return schemas.PatientOut.of(patient)
+
+
+def duplicate_conflict(details: patients.PatientDetails, advice: str):
+    """A 409 listing possible duplicates, or None when there are none."""
+    matches = patients.duplicates_of(details)
+    if not matches:
+        return None
+    answer = schemas.DuplicateList(matches=[schemas.DuplicateOut.of(m) for m in matches])
+    return jsonify(
+        error=f"This may be a patient already registered. {advice}",
+        fields={},
+        **answer.model_dump(mode="json"),
+    ), 409
 
 
 @api.route(

@@ -16,8 +16,9 @@ from physioez.core.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api
 from physioez.reception import schemas
+from physioez.reception.api import duplicate_conflict
 from physioez.reception.models_inquiries import Inquiry, InquiryTask
-from physioez.reception.services import inquiries, patients
+from physioez.reception.services import inquiries
 from physioez.reception.services.appointments import ClashRefused, Slot
 
 api = Api("reception_inquiries", tag="Inquiries")
@@ -294,20 +295,12 @@ def convert_inquiry(inquiry_id: str, body: ConvertIn):
         raise Forbidden("Booking the first appointment needs the permission to book.")
     details = body.patient.details() if body.patient is not None else None
     if details is not None and not body.allow_duplicate:
-        matches = patients.find_duplicates(
-            phone=details.phone,
-            first_name=details.first_name,
-            last_name=details.last_name,
-            date_of_birth=details.date_of_birth,
+        conflict = duplicate_conflict(
+            details,
+            "Send existing_patient_id to link them, or allow_duplicate: true to register anyway.",
         )
-        if matches:
-            answer = schemas.DuplicateList(matches=[schemas.DuplicateOut.of(m) for m in matches])
-            return jsonify(
-                error="This may be a patient already registered. Send existing_patient_id to "
-                "link them, or allow_duplicate: true to register anyway.",
-                fields={},
-                **answer.model_dump(mode="json"),
-            ), 409
+        if conflict is not None:
+            return conflict
     slot = None
     if body.appointment is not None:
         slot = Slot(

@@ -274,6 +274,17 @@ def find_duplicates(
     return matches[:limit]
 
 
+def duplicates_of(details: PatientDetails, exclude_id: str | None = None) -> list[DuplicateMatch]:
+    """Possible duplicates of someone about to be registered (phone, or name + birthday)."""
+    return find_duplicates(
+        phone=details.phone,
+        first_name=details.first_name,
+        last_name=details.last_name,
+        date_of_birth=details.date_of_birth,
+        exclude_id=exclude_id,
+    )
+
+
 MRN_RE = re.compile(r"^[A-Za-z0-9]{2,8}-\d{1,9}$")
 
 

@@ -3,7 +3,6 @@ page where a lead moves along, gets follow-up tasks and is converted into a pati
 
 from __future__ import annotations
 
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -23,7 +22,7 @@ from physioez.reception.services import inquiries, patients, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.views import bp
 from physioez.reception.views.book import local_start
-from physioez.reception.views.patients import branch_today, details_from_form
+from physioez.reception.views.patients import branch_today, details_from_form, parse_date_field
 
 PERMISSION = "reception.inquiries.manage"
 # Tabs of the list: the desk's working set first, then each stage, then everything.
@@ -45,15 +44,6 @@ STATUS_BUTTONS = {
 
 def _zone_name() -> str:
     return current_app.config["PHYSIOEZ"].branch.timezone
-
-
-def _parse_day(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("Use a date like 2026-11-23.", field=field) from None
 
 
 def _active_staff() -> list[Staff]:
@@ -137,7 +127,7 @@ def inquiry_new():
                 preferred_times=form.get("preferred_times", ""),
                 assigned_to=form.get("assigned_to") or None,
             ),
-            follow_up_on=_parse_day(form.get("follow_up_on", ""), "follow_up_on"),
+            follow_up_on=parse_date_field(form.get("follow_up_on", ""), "follow_up_on"),
         )
     except ServiceError as exc:
         return _form_page(form, error=exc, status=exc.status)
@@ -238,7 +228,7 @@ def inquiry_task_add(inquiry_id: str):
             current_actor(),
             inquiry,
             request.form.get("title", ""),
-            _parse_day(request.form.get("due_on", ""), "due_on"),
+            parse_date_field(request.form.get("due_on", ""), "due_on"),
         )
     except ServiceError as exc:
         return _detail_page(inquiry, error=exc, error_form="task", status=exc.status)
@@ -292,12 +282,7 @@ def inquiry_convert(inquiry_id: str):
         slot = _first_slot(form)
         details = details_from_form(form) if existing is None else None
         if details is not None and form.get("confirm_new") != "1":
-            matches = patients.find_duplicates(
-                phone=details.phone,
-                first_name=details.first_name,
-                last_name=details.last_name,
-                date_of_birth=details.date_of_birth,
-            )
+            matches = patients.duplicates_of(details)
             if matches:
                 return _detail_page(inquiry, convert_values=form, duplicates=matches, status=409)
         result = inquiries.convert(

@@ -35,7 +35,7 @@ def documents_dir() -> Path:
     return current_app.config["PHYSIOEZ"].paths.data_dir / "documents"
 
 
-def _parse_date(text: str, field: str) -> date | None:
+def parse_date_field(text: str, field: str) -> date | None:
     if not text.strip():
         return None
     try:
@@ -52,7 +52,7 @@ def details_from_form(form: MultiDict) -> patients.PatientDetails:
         first_name=form.get("first_name", ""),
         last_name=form.get("last_name", ""),
         sex=form.get("sex", "unknown"),
-        date_of_birth=_parse_date(form.get("date_of_birth", ""), "date_of_birth"),
+        date_of_birth=parse_date_field(form.get("date_of_birth", ""), "date_of_birth"),
         age_years=int(age) if age else None,
         phone=form.get("phone", ""),
         phone_alt=form.get("phone_alt", ""),
@@ -113,12 +113,7 @@ def patient_new():
     try:
         details = details_from_form(form)
         if form.get("confirm_new") != "1":
-            matches = patients.find_duplicates(
-                phone=details.phone,
-                first_name=details.first_name,
-                last_name=details.last_name,
-                date_of_birth=details.date_of_birth,
-            )
+            matches = patients.duplicates_of(details)
             if matches:
                 return _form_page(
                     "reception/patient_form.html", form, duplicates=matches, status=409
