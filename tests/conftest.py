@@ -15,8 +15,8 @@ from physioez.core.db import close_database
 from physioez.core.models import Staff
 from physioez.core.settings import Settings
 
-# Fixtures of the front-desk tests (a small clinic with hours, rooms and types).
-pytest_plugins = ["tests.reception_fixtures"]
+# Shared fixtures: a small clinic for front-desk tests, and the system Chromium for browsers.
+pytest_plugins = ["tests.reception_fixtures", "tests.browser_support"]
 
 PASSWORD = "correct horse battery"
 CSRF = "test-csrf-token"

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.live_server import DEMO_PASSWORD, DEMO_PINS, LiveServer
+from tests.browser_support import new_page, screenshot, sign_in
+from tests.live_server import DEMO_PINS, LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TABLET = {"width": 768, "height": 1024}
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ADMIN_NAV = ("Staff", "Roles", "API tokens", "Audit log")
 
 
@@ -35,40 +22,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the browser tests, but {reason}.", pytrace=False)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=TABLET)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto(f"{base}/sign-in")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    opened = new_page(browser)
+    yield opened
+    opened.context.close()
 
 
 def nav_labels(page: Page) -> list[str]:

@@ -7,33 +7,20 @@ sees the booking appear live and sees the arrival when the patient is checked in
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.live_server import CSRF_INPUT, DEMO_PASSWORD, LiveServer
+from tests.browser_support import new_page, screenshot, sign_in
+from tests.live_server import CSRF_INPUT, LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TABLET = {"width": 768, "height": 1024}
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BRANCH_ZONE = ZoneInfo("Asia/Kolkata")  # The default branch time zone; LiveServer keeps it.
 LIVE_TIMEOUT_MS = 10_000  # Live updates should take well under a second.
 SOCKET_CONNECTED = "window.physioez && window.physioez.socket && window.physioez.socket.connected"
@@ -45,40 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # lock itself while the desk is busy.
     with LiveServer(tmp_path_factory.mktemp("frontdesk"), idle_lock_minutes=15) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the browser tests, but {reason}.", pytrace=False)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def new_page(browser: Browser) -> Page:
-    context = browser.new_context(viewport=TABLET)
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto(f"{base}/sign-in")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def target_monday() -> date:
