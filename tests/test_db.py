@@ -213,3 +213,20 @@ def test_an_upgrade_hands_new_permissions_to_default_roles_only(app, system_acto
     assert new.code in Role.get(Role.code == "owner").permissions
     assert new.code not in Role.get(Role.code == "therapist").permissions
     assert identity.ensure_default_roles(system_actor) == 0  # seen now: nothing more
+
+
+def test_events_of_a_rolled_back_savepoint_are_dropped(app):
+    seen = []
+    bus.subscribe(Happened, lambda event: seen.append(event.payload["n"]))
+    with write_transaction():
+        bus.publish(Happened(branch="TEST", payload={"n": 1}))
+        try:
+            with write_transaction():
+                bus.publish(Happened(branch="TEST", payload={"n": 2}))
+                raise ValueError("inner step fails; the caller carries on")
+        except ValueError:
+            pass
+        with write_transaction():
+            bus.publish(Happened(branch="TEST", payload={"n": 3}))
+        assert seen == []
+    assert seen == [1, 3]

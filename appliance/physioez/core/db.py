@@ -53,20 +53,51 @@ def close_database() -> None:
         database.close()
 
 
+# Work to run once the outermost transaction commits, one list per open (save)point, so that
+# a savepoint that rolls back takes its after-commit work with it.
+_after_commit = threading.local()
+
+
+def _pending() -> list[list[Callable[[], None]]]:
+    if not hasattr(_after_commit, "stack"):
+        _after_commit.stack = []
+    return _after_commit.stack
+
+
+def after_commit(work: Callable[[], None]) -> bool:
+    """Run ``work`` after the current write transaction commits; False if none is open."""
+    stack = _pending()
+    if not stack:
+        return False
+    stack[-1].append(work)
+    return True
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """The one write path: serialise in-process, then hold SQLite's write lock from BEGIN.
 
-    Nested use becomes a savepoint inside the outer transaction.
+    Nested use becomes a savepoint inside the outer transaction. Work registered with
+    :func:`after_commit` runs only if every level up to the outermost one commits.
     """
+    stack = _pending()
     with _write_lock:
-        if database.in_transaction():
-            with database.atomic():
+        outermost = not database.in_transaction()
+        if outermost:
+            database.connect(reuse_if_open=True)
+        stack.append([])
+        try:
+            with database.atomic(lock_type="IMMEDIATE") if outermost else database.atomic():
                 yield
+        except BaseException:
+            stack.pop()  # Rolled back: its after-commit work is dropped with it.
+            raise
+        done = stack.pop()
+        if not outermost:
+            stack[-1].extend(done)
             return
-        database.connect(reuse_if_open=True)
-        with database.atomic(lock_type="IMMEDIATE"):
-            yield
+    for work in done:
+        work()
 
 
 def require_transaction(what: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from physioez.core.db import database
+from physioez.core.db import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,8 @@ class EventBus:
             self._handlers.clear()
 
     def publish(self, event: DomainEvent) -> None:
-        """Deliver now, or after commit when called inside a transaction."""
-        if database.obj is not None and database.in_transaction():
-            database.after_commit(lambda: self._deliver(event))
-        else:
+        """Deliver now, or after commit when called inside a write transaction."""
+        if not after_commit(lambda: self._deliver(event)):
             self._deliver(event)
 
     def _deliver(self, event: DomainEvent) -> None:
