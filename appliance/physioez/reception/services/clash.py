@@ -498,4 +498,4 @@ def check_many(
 
 def hard_clashes(clashes: Iterable[Clash]) -> list[Clash]:
     """The clashes that forbid the booking (severity BLOCK); the rest are warnings to show."""
-    return [clash for clash in clashes if clash.severity is Severity.BLOCK]
+    return [clash for clash in clashes if clash.severity == Severity.BLOCK]
