@@ -181,3 +181,46 @@ def test_desk_books_a_series_overrides_a_clash_and_the_therapist_sees_it_live(se
     screenshot(therapist_page, "frontdesk-therapist")
     desk.context.close()
     therapist_page.context.close()
+
+
+def test_desk_moves_a_booking_by_dragging_it_to_a_free_slot(server, browser):
+    base = server.url
+    day = (target_monday() + timedelta(days=14)).isoformat()  # clear of the other test's series
+    desk_api = server.session()
+    desk_api.sign_in("reception")
+    practitioner = desk_api.api("GET", "/api/v1/practitioners").json()["practitioners"][0]
+    patient = desk_api.api("GET", "/api/v1/patients?q=TEST-1").json()["patients"][0]
+    types = desk_api.get(f"/reception/appointments/new?patient_id={patient['id']}").text
+    type_id = re.search(r'<option value="([^"]+)"[^>]*>Physiotherapy session', types).group(1)
+    booked = desk_api.api(
+        "POST",
+        "/api/v1/appointments",
+        {
+            "patient_id": patient["id"],
+            "practitioner_id": practitioner["id"],
+            "type_id": type_id,
+            "start": f"{day}T10:00:00+05:30",
+        },
+    )
+    assert booked.status == 201, booked.text
+
+    desk = new_page(browser)
+    sign_in(desk, base, "reception")
+    desk.goto(f"{base}/reception/book?day={day}")
+    name = f"{patient['first_name']} {patient['last_name']}".strip()
+    card = booking_card(desk, name)
+    target = desk.locator(f'td[data-slot="{practitioner["id"]} 11:30"]')
+    card.scroll_into_view_if_needed()
+    start = card.bounding_box()
+    end = target.bounding_box()
+    desk.mouse.move(start["x"] + 20, start["y"] + 10)
+    desk.mouse.down()
+    desk.wait_for_timeout(400)  # press and hold, as on a tablet
+    desk.mouse.move(end["x"] + 10, end["y"] + 5, steps=8)
+    expect(target).to_have_class(re.compile(r"\bis-drop-target\b"))
+    desk.mouse.up()
+    desk.wait_for_load_state()
+    expect(booking_card(desk, name)).to_contain_text("11:30", timeout=LIVE_TIMEOUT_MS)
+    moved = desk_api.api("GET", f"/api/v1/appointments/{booked.json()['id']}").json()
+    assert moved["start"].startswith(f"{day}T06:00:00")  # 11:30 in Kolkata is 06:00 UTC
+    desk.context.close()
