@@ -201,3 +201,64 @@ def test_document_upload_download_and_refusals(app, client_for):
     assert response.status_code == 302
     assert PatientDocument.select().count() == 2
     assert desk.get(f"{url}/nope").status_code == 404
+
+
+def test_documents_over_the_api(app, client_for):
+    desk = client_for("receptionist")
+    patient = register(desk)
+    url = f"/api/v1/patients/{patient['id']}/documents"
+    pdf = b"%PDF-1.7\n" + b"%" * 3000
+    response = desk.post(
+        url,
+        data={"kind": "referral_letter", "file": (io.BytesIO(pdf), "letter.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    document = response.get_json()
+    assert document["content_type"] == "application/pdf" and document["size_bytes"] == len(pdf)
+    listing = desk.get(url).get_json()
+    assert [d["id"] for d in listing["documents"]] == [document["id"]]
+    assert listing["missing"] == ["id", "consent_form"]
+    content = desk.get(f"{url}/{document['id']}/content")
+    assert content.data == pdf and "attachment" in content.headers["Content-Disposition"]
+    bad = desk.post(
+        url,
+        data={"kind": "passport", "file": (io.BytesIO(pdf), "x.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422 and "kind" in bad.get_json()["fields"]
+    fake = desk.post(
+        url,
+        data={"kind": "id", "file": (io.BytesIO(b"MZ..."), "x.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert fake.status_code == 422 and "PDF, JPEG or PNG" in fake.get_json()["error"]
+    missing = desk.post(url, data={"kind": "id"}, content_type="multipart/form-data")
+    assert missing.status_code == 422 and missing.get_json()["fields"] == {
+        "file": "Send the document as the multipart field 'file'."
+    }
+    big = b"\x89PNG\r\n\x1a\n" + b"0" * (3 * 1024 * 1024)  # beyond forms, within documents
+    response = desk.post(
+        url,
+        data={"kind": "insurance", "file": (io.BytesIO(big), "c.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201
+    assert (
+        client_for("billing")
+        .post(url, data={"kind": "id"}, content_type="multipart/form-data")
+        .status_code
+        == 403
+    )
+
+
+def test_openapi_describes_the_upload(app, anon):
+    document = anon.get("/api/v1/openapi.json").get_json()
+    upload = document["paths"]["/api/v1/patients/{patient_id}/documents"]["post"]
+    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["properties"]["file"] == {"type": "string", "format": "binary"}
+    assert set(schema["required"]) == {"kind", "file"}
+    content = document["paths"]["/api/v1/patients/{patient_id}/documents/{document_id}/content"][
+        "get"
+    ]
+    assert "application/octet-stream" in content["responses"]["200"]["content"]

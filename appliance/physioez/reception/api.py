@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
-from physioez.core.errors import InvalidInput
+from physioez.core.errors import InvalidInput, NotFound
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
 from physioez.reception import schemas
+from physioez.reception.models import PatientDocument
 from physioez.reception.services import appointments, clash, patients, schedule_setup, series
 from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.services.recurrence import SeriesRule
-from physioez.reception.views.patients import branch_today
+from physioez.reception.views.patients import branch_today, documents_dir
 
 api = Api("reception", tag="Reception")
 
@@ -107,6 +108,78 @@ def update_patient(patient_id: str, body: schemas.PatientIn):
         current_actor(), patients.get_patient(patient_id), body.details(), branch_today()
     )
     return schemas.PatientOut.of(patient)
+
+
+def _document_limit() -> int:
+    return current_app.config["PHYSIOEZ"].reception.max_document_mb * 1024 * 1024
+
+
+@api.route(
+    "/patients/<patient_id>/documents",
+    "GET",
+    permission="reception.patients.read",
+    summary="A patient's documents, and which required ones are missing",
+    response=schemas.DocumentList,
+)
+def list_documents(patient_id: str):
+    patient = patients.get_patient(patient_id)
+    found = PatientDocument.live().where(PatientDocument.patient == patient.id)
+    required = current_app.config["PHYSIOEZ"].reception.required_documents
+    return schemas.DocumentList(
+        documents=[schemas.DocumentOut.of(d) for d in found.order_by(PatientDocument.created_at)],
+        missing=patients.missing_documents(patient, required),
+    )
+
+
+@api.route(
+    "/patients/<patient_id>/documents",
+    "POST",
+    permission="reception.patients.write",
+    summary="Upload a PDF, JPEG or PNG (checked by content, stored encrypted)",
+    form=schemas.DocumentForm,
+    files=("file",),
+    response=schemas.DocumentOut,
+    status=201,
+    upload_limit=lambda: _document_limit() + 64 * 1024,
+)
+def upload_document(patient_id: str, form: schemas.DocumentForm):
+    patient = patients.get_patient(patient_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("Send the document as the multipart field 'file'.", field="file")
+    limit = _document_limit()
+    document = patients.add_document(
+        current_actor(),
+        patient,
+        kind=form.kind,
+        filename=upload.filename or "document",
+        data=upload.read(limit + 1),
+        max_bytes=limit,
+        keyring=current_app.extensions["physioez_keyring"],
+        documents_dir=documents_dir(),
+    )
+    return schemas.DocumentOut.of(document)
+
+
+@api.route(
+    "/patients/<patient_id>/documents/<document_id>/content",
+    "GET",
+    permission="reception.patients.read",
+    summary="The document itself (the reading is audited)",
+    produces="application/octet-stream",
+)
+def document_content(patient_id: str, document_id: str):
+    document = PatientDocument.get_or_none(
+        (PatientDocument.id == document_id) & (PatientDocument.patient == patient_id)
+    )
+    if document is None or document.deleted_at is not None:
+        raise NotFound("No such document for this patient.")
+    data = patients.read_document(
+        current_actor(), document, current_app.extensions["physioez_keyring"], documents_dir()
+    )
+    answer = Response(data, mimetype=document.content_type)
+    answer.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    return answer
 
 
 def _consents_out(patient) -> schemas.ConsentList:

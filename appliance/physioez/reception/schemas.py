@@ -303,3 +303,39 @@ class ExceptionIn(BaseModel):
 
 class CreatedOut(BaseModel):
     id: str
+
+
+class DocumentForm(BaseModel):
+    model_config = Strict
+    kind: Literal["id", "consent_form", "referral_letter", "insurance", "report", "other"]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    patient_id: str
+    kind: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, d) -> DocumentOut:
+        return cls(
+            id=d.id,
+            patient_id=d.patient_id,
+            kind=d.kind,
+            filename=d.filename,
+            content_type=d.content_type,
+            size_bytes=d.size_bytes,
+            sha256=d.sha256,
+            uploaded_by=d.uploaded_by,
+            created_at=d.created_at,
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    missing: list[str] = Field(description="Required document kinds this patient lacks")

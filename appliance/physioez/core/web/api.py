@@ -37,6 +37,9 @@ class ApiOperation:
     response: type[BaseModel] | None
     status: int
     tag: str
+    form: type[BaseModel] | None = None
+    files: tuple[str, ...] = ()
+    produces: str | None = None
 
 
 @dataclass
@@ -64,6 +67,24 @@ class ApiRegistry:
                     "required": True,
                     "content": {"application/json": {"schema": _ref(op.body, schemas)}},
                 }
+            if op.form is not None or op.files:
+                form_schema = _schema(op.form, schemas) if op.form else {"properties": {}}
+                properties = dict(form_schema.get("properties", {}))
+                properties.update(
+                    {name: {"type": "string", "format": "binary"} for name in op.files}
+                )
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": properties,
+                                "required": [*form_schema.get("required", []), *op.files],
+                            }
+                        }
+                    },
+                }
             if op.query is not None:
                 entry["parameters"] = [
                     {
@@ -86,6 +107,8 @@ class ApiRegistry:
             ok: dict[str, Any] = {"description": "Success"}
             if op.response is not None:
                 ok["content"] = {"application/json": {"schema": _ref(op.response, schemas)}}
+            elif op.produces:
+                ok["content"] = {op.produces: {"schema": {"type": "string", "format": "binary"}}}
             entry["responses"][str(op.status)] = ok
             openapi_path = _openapi_path(API_PREFIX + op.path)
             paths.setdefault(openapi_path, {})[op.method.lower()] = entry
@@ -167,8 +190,17 @@ class Api:
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        form: type[BaseModel] | None = None,
+        files: tuple[str, ...] = (),
+        produces: str | None = None,
+        upload_limit: Callable[[], int] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register ``view(**path_args, body=..., query=...)`` returning a model or list."""
+        """Register ``view(**path_args, body=..., query=..., form=...)`` returning a model.
+
+        ``form`` and ``files`` describe a multipart upload (the view reads the files from the
+        request); ``upload_limit`` lets that route accept a larger body than forms do;
+        ``produces`` documents a non-JSON answer such as a file.
+        """
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
@@ -184,6 +216,8 @@ class Api:
                         kwargs["body"] = body.model_validate(payload)
                     if query is not None:
                         kwargs["query"] = query.model_validate(request.args.to_dict())
+                    if form is not None:
+                        kwargs["form"] = form.model_validate(request.form.to_dict())
                 except ValidationError as error:
                     return validation_answer(error)
                 result = view(**kwargs)
@@ -193,13 +227,26 @@ class Api:
                     return jsonify(result.model_dump(mode="json")), status
                 return result
 
+            if upload_limit is not None:
+                endpoint.physioez_upload_limit = upload_limit  # read by security.py
             guarded = requires(permission)(endpoint)
             self.blueprint.add_url_rule(
                 path, endpoint=view.__name__, view_func=guarded, methods=[method]
             )
             self.operations.append(
                 ApiOperation(
-                    path, method, permission, summary, body, query, response, status, self.tag
+                    path,
+                    method,
+                    permission,
+                    summary,
+                    body,
+                    query,
+                    response,
+                    status,
+                    self.tag,
+                    form=form,
+                    files=files,
+                    produces=produces,
                 )
             )
             return guarded
