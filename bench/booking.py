@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from common import (
     start_server,
     summarise,
     write_config,
+    write_report,
 )
 
 BRANCH = "BENCH"
@@ -387,13 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "goals": goals,
         "ok": status == 0,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
-    if args.keep_tmp:
-        print(f"temp dir kept: {tmp} (server log: {log_path})")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_report(args.out, report, tmp, keep=args.keep_tmp, log_path=log_path)
     return status
 
 

@@ -14,15 +14,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from http_bench import (
     HOST,
     PASSWORD,
-    REQUEST_TIMEOUT_S,
     USERNAME,
     BenchError,
     Client,
@@ -34,7 +31,10 @@ from http_bench import (
     percentile,
     physioez_command,
     print_line,
+    run_level,
+    server_times,
     summarise,
+    write_report,
 )
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "start_server",
     "summarise",
     "write_config",
+    "write_report",
 ]
 
 MAX_REQUESTS = 100_000
@@ -143,89 +144,6 @@ def start_server(server: Server) -> dict:
         return server.start()
     except BenchError as exc:
         raise BenchError(f"{exc}\n--- server log ---\n{server.log_tail()}") from None
-
-
-def server_times(log_path: Path, offset: int, path_prefix: str) -> list[float]:
-    """The app's own time (ms, sorted) for access-log lines after ``offset`` on ``path_prefix``."""
-    times = []
-    with log_path.open("rb") as log:
-        log.seek(offset)
-        for raw in log:
-            _, sep, payload = raw.decode("utf-8", "replace").partition("physioez.access: ")
-            if not sep:
-                continue
-            try:
-                line = json.loads(payload)
-            except ValueError:
-                continue
-            if str(line.get("path", "")).startswith(path_prefix):
-                times.append(float(line.get("ms", 0.0)))
-    return sorted(times)
-
-
-Call = Callable[[Client], tuple[Response, int]]
-
-
-def run_level(
-    name: str,
-    clients: list[Client],
-    call: Call,
-    planned: int,
-    cap_s: float,
-    log_path: Path,
-    path_prefix: str,
-) -> Run:
-    """``planned`` calls shared by ``clients`` started together; bounded by count and time."""
-    run = Run(name, len(clients), planned)
-    lock = threading.Lock()
-    remaining = [planned]
-    start_gate = threading.Barrier(len(clients) + 1)
-    deadline = [0.0]
-
-    def take() -> bool:
-        with lock:
-            if remaining[0] <= 0 or time.perf_counter() >= deadline[0]:
-                if remaining[0] > 0:
-                    run.capped = True
-                return False
-            remaining[0] -= 1
-            return True
-
-    def worker(client: Client) -> None:
-        mine: list[float] = []
-        start_gate.wait()
-        while take():
-            started = time.perf_counter()
-            resp, expected = call(client)
-            elapsed = (time.perf_counter() - started) * 1000
-            if resp.status == expected:
-                mine.append(elapsed)
-                continue
-            with lock:
-                run.errors += 1
-                key = str(resp.status)
-                run.error_statuses[key] = run.error_statuses.get(key, 0) + 1
-                if not run.first_error:
-                    text = resp.body[:800].decode("utf-8", "replace")
-                    run.first_error = f"HTTP {resp.status}: {text}"
-        with lock:
-            run.latencies_ms.extend(mine)
-
-    for client in clients:
-        client.reconnect()  # A fresh keep-alive connection, outside the timed part.
-    log_start = log_path.stat().st_size
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
-    for thread in threads:
-        thread.start()
-    deadline[0] = time.perf_counter() + cap_s
-    began = time.perf_counter()
-    start_gate.wait()
-    for thread in threads:
-        thread.join(cap_s + REQUEST_TIMEOUT_S + 5)
-    run.wall_s = time.perf_counter() - began
-    time.sleep(0.05)  # Let the last access-log lines reach the file.
-    run.server_ms = server_times(log_path, log_start, path_prefix)
-    return run
 
 
 def goal_line(label: str, value: float | None, limit: float, unit: str, higher: bool) -> dict:

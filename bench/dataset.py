@@ -55,6 +55,7 @@ from common import (
     start_server,
     summarise,
     write_config,
+    write_report,
 )
 
 BUILDER_VERSION = 2  # Bump when the generated data changes shape: old caches are then ignored.
@@ -1304,13 +1305,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": status == 0,
         }
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
-    if args.keep_tmp:
-        print(f"temp dir kept: {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_report(args.out, report, tmp, keep=args.keep_tmp)
     return status
 
 

@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
@@ -387,8 +388,43 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
 def run_scenario(
     scenario: str, clients: list[Client], planned: int, cap_s: float, log_path: Path
 ) -> Run:
-    run = Run(scenario, len(clients), planned)
-    call = SCENARIO_CALLS[scenario]
+    return run_level(
+        scenario, clients, SCENARIO_CALLS[scenario], planned, cap_s, log_path, "/api/v1/"
+    )
+
+
+def server_times(log_path: Path, offset: int, path_prefix: str) -> list[float]:
+    """The app's own time (ms, sorted) for access-log lines after ``offset`` on ``path_prefix``."""
+    times = []
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        for raw in log:
+            _, sep, payload = raw.decode("utf-8", "replace").partition("physioez.access: ")
+            if not sep:
+                continue
+            try:
+                line = json.loads(payload)
+            except ValueError:
+                continue
+            if str(line.get("path", "")).startswith(path_prefix):
+                times.append(float(line.get("ms", 0.0)))
+    return sorted(times)
+
+
+Call = Callable[[Client], tuple[Response, int]]
+
+
+def run_level(
+    name: str,
+    clients: list[Client],
+    call: Call,
+    planned: int,
+    cap_s: float,
+    log_path: Path,
+    path_prefix: str,
+) -> Run:
+    """``planned`` calls shared by ``clients`` started together; bounded by count and time."""
+    run = Run(name, len(clients), planned)
     lock = threading.Lock()
     remaining = [planned]
     start_gate = threading.Barrier(len(clients) + 1)
@@ -418,13 +454,13 @@ def run_scenario(
                 key = str(resp.status)
                 run.error_statuses[key] = run.error_statuses.get(key, 0) + 1
                 if not run.first_error:
-                    text = resp.body[:500].decode("utf-8", "replace")
+                    text = resp.body[:800].decode("utf-8", "replace")
                     run.first_error = f"HTTP {resp.status}: {text}"
         with lock:
             run.latencies_ms.extend(mine)
 
     for client in clients:
-        client.reconnect()  # Fresh keep-alive connection, outside the timed part.
+        client.reconnect()  # A fresh keep-alive connection, outside the timed part.
     log_start = log_path.stat().st_size
     threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
     for thread in threads:
@@ -435,8 +471,22 @@ def run_scenario(
     for thread in threads:
         thread.join(cap_s + REQUEST_TIMEOUT_S + 5)
     run.wall_s = time.perf_counter() - began
-    run.server_ms = server_times(log_path, log_start)
+    time.sleep(0.05)  # Let the last access-log lines reach the file.
+    run.server_ms = server_times(log_path, log_start, path_prefix)
     return run
+
+
+def write_report(
+    out: Path, report: dict, tmp: Path, *, keep: bool, log_path: Path | None = None
+) -> None:
+    """Write the JSON results and tidy the temp dir (unless asked to keep it for a look)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
+    if keep:
+        print(f"temp dir kept: {tmp}" + (f" (server log: {log_path})" if log_path else ""))
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def warm_up(scenario: str, client: Client) -> None:
@@ -450,24 +500,6 @@ def warm_up(scenario: str, client: Client) -> None:
                 file=sys.stderr,
             )
             return
-
-
-def server_times(log_path: Path, offset: int) -> list[float]:
-    """The app's own per-request time (its JSON access log) for API lines after offset."""
-    times = []
-    with log_path.open("rb") as log:
-        log.seek(offset)
-        for raw in log:
-            _, sep, payload = raw.decode("utf-8", "replace").partition("physioez.access: ")
-            if not sep:
-                continue
-            try:
-                line = json.loads(payload)
-            except ValueError:
-                continue
-            if str(line.get("path", "")).startswith("/api/v1/"):
-                times.append(float(line.get("ms", 0.0)))
-    return sorted(times)
 
 
 def summarise(run: Run) -> dict:
@@ -692,13 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "ok": status == 0,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
-    if args.keep_tmp:
-        print(f"temp dir kept: {tmp} (server log: {log_path})")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_report(args.out, report, tmp, keep=args.keep_tmp, log_path=log_path)
     return status
 
 
