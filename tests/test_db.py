@@ -18,7 +18,7 @@ from physioez.core.db import (
     write_transaction,
 )
 from physioez.core.events import DomainEvent, bus
-from physioez.core.models import Role, Staff
+from physioez.core.models import Role, Staff, fetch_by_id
 from physioez.core.scheduler import start_scheduler, wal_checkpoint_job
 
 
@@ -230,3 +230,15 @@ def test_events_of_a_rolled_back_savepoint_are_dropped(app):
             bus.publish(Happened(branch="TEST", payload={"n": 3}))
         assert seen == []
     assert seen == [1, 3]
+
+
+def test_fetch_by_id_reads_the_same_row_as_peewee(app, make_staff, system_actor):
+    staff = make_staff("receptionist")
+    fetched = fetch_by_id(Staff, staff.id)
+    assert fetched.__data__ == Staff.get_by_id(staff.id).__data__
+    assert not fetched.is_dirty()
+    assert fetch_by_id(Staff, "no-such-id") is None
+    with write_transaction():
+        records.soft_delete(fetched, system_actor)
+    # Deleted rows are still found: callers decide what a tombstone means to them.
+    assert fetch_by_id(Staff, staff.id).deleted_at is not None

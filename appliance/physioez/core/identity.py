@@ -26,7 +26,7 @@ from physioez.core.audit import Actor, record_security
 from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from physioez.core.events import RolesChanged, StaffChanged, bus
-from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, utcnow
+from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, fetch_by_id, utcnow
 from physioez.core.node import current_node
 from physioez.core.permissions import DEFAULT_ROLES, REGISTRY, is_governance
 
@@ -167,9 +167,9 @@ def permissions_for_roles(role_codes: Iterable[str]) -> frozenset[str]:
 
 
 def staff_for_session(staff_id: str) -> Staff | None:
-    """The staff row behind a session cookie; on every request, so plain SQL."""
-    rows = Staff.raw("SELECT * FROM staff WHERE id = ? AND deleted_at IS NULL", staff_id)
-    return next(iter(rows), None)
+    """The staff row behind a session cookie; on every request, so SQL built once."""
+    staff = fetch_by_id(Staff, staff_id)
+    return None if staff is None or staff.deleted_at is not None else staff
 
 
 def actor_permissions(actor: Actor) -> frozenset[str] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from peewee import (
     BlobField,
@@ -105,6 +105,40 @@ def insert_row(instance: Model) -> None:
     if "seq" in model._meta.fields and instance.__data__.get("seq") is None:
         instance.__data__["seq"] = model._meta.database.last_insert_id(cursor)
     instance._dirty.clear()
+
+
+_SELECT_SQL: dict[type, tuple[str, list]] = {}
+
+M = TypeVar("M", bound=Model)
+
+
+def fetch_by_id(model: type[M], key: Any) -> M | None:
+    """The row with primary key ``key`` (deleted or not), with SQL built once per table.
+
+    The hot paths look up a few rows by id on every request (the patient, practitioner and
+    type of a booking); peewee's ``get_or_none`` spent about 2 ms a lookup building the
+    SELECT, many times what SQLite took to answer it.
+    """
+    cached = _SELECT_SQL.get(model)
+    if cached is None:
+        fields = list(model._meta.sorted_fields)
+        columns = ", ".join(f'"{field.column_name}"' for field in fields)
+        table = model._meta.table_name
+        key_column = model._meta.primary_key.column_name
+        sql = f'SELECT {columns} FROM "{table}" WHERE "{key_column}" = ?'  # noqa: S608 - model names
+        cached = (sql, fields)
+        _SELECT_SQL[model] = cached
+    sql, fields = cached
+    row = model._meta.database.execute_sql(sql, (model._meta.primary_key.db_value(key),)).fetchone()
+    if row is None:
+        return None
+    # Built the way peewee's own result wrapper builds a row: no defaults, nothing dirty.
+    instance = model(__no_default__=1)
+    data = instance.__data__
+    for field, value in zip(fields, row, strict=True):
+        data[field.name] = field.python_value(value)
+    instance._dirty.clear()
+    return instance
 
 
 class BaseModel(Model):

@@ -25,7 +25,7 @@ from physioez.core.events import (
     SessionAttended,
     bus,
 )
-from physioez.core.models import format_utc, parse_utc, utcnow
+from physioez.core.models import fetch_by_id, format_utc, parse_utc, utcnow
 from physioez.core.node import current_node
 from physioez.reception.models import (
     ACTIVE_STATUSES,
@@ -79,26 +79,47 @@ def _label(row_patient: str, row_practitioner: str, start: datetime, zone: ZoneI
     return f"{row_patient} with {row_practitioner} at {start.astimezone(zone):%a %d %b %H:%M}"
 
 
+# Who a booking can clash with: its practitioner's bookings, its patient's, and those sharing one
+# of its rooms or machines. Each part reads its own index, so the cost follows what is near the
+# candidate, not how busy the whole clinic is at that hour.
+_NEAR_PRACTITIONER = "SELECT id FROM appointment WHERE practitioner_id = ? AND {window}"
+_NEAR_PATIENT = "SELECT id FROM appointment WHERE patient_id = ? AND {window}"
+_NEAR_RESOURCES = (
+    "SELECT id FROM appointment WHERE {window} AND resource_ids != '[]' AND EXISTS "
+    "(SELECT 1 FROM json_each(resource_ids) AS used WHERE used.value IN ({marks}))"
+)
+_WINDOW = (
+    "deleted_at IS NULL AND start_at >= ? AND start_at < ? AND end_at > ? "
+    "AND status IN ('booked', 'confirmed', 'arrived', 'in_session', 'completed')"
+)
+
+
 def load_schedule(
-    start: datetime,
-    end: datetime,
-    practitioner_ids: Sequence[str],
-    timezone: str,
-    exclude_id: str | None = None,
+    candidate: clash.Booking, timezone: str, exclude_id: str | None = None
 ) -> clash.Schedule:
-    """Everything the clash engine needs for the span [start, end)."""
+    """Everything the clash engine needs to judge ``candidate``, and nothing more."""
     zone = ZoneInfo(timezone)
+    window = (
+        format_utc(candidate.start - LONGEST),
+        format_utc(candidate.end),
+        format_utc(candidate.start),
+    )
+    parts = [_NEAR_PRACTITIONER.format(window=_WINDOW), _NEAR_PATIENT.format(window=_WINDOW)]
+    params: list = [candidate.practitioner_id, *window, candidate.patient_id, *window]
+    wanted = list(candidate.resource_ids)
+    marks = ",".join("?" * len(wanted))
+    if wanted:
+        parts.append(_NEAR_RESOURCES.format(window=_WINDOW, marks=marks))
+        params += [*window, *wanted]
     rows = database.execute_sql(
-        "SELECT a.id, a.practitioner_id, a.patient_id, a.start_at, a.end_at, a.resource_ids, "
+        "SELECT a.id, a.practitioner_id, a.patient_id, a.start_at, a.end_at, a.resource_ids, "  # noqa: S608
         "a.class_id, p.first_name || ' ' || p.last_name, pr.display_name "
-        "FROM appointment a JOIN patient p ON p.id = a.patient_id "
-        "JOIN practitioner pr ON pr.id = a.practitioner_id "
-        "WHERE a.deleted_at IS NULL AND a.start_at >= ? AND a.start_at < ? AND a.end_at > ? "
-        "AND a.status IN ('booked', 'confirmed', 'arrived', 'in_session', 'completed')",
-        (format_utc(start - LONGEST), format_utc(end), format_utc(start)),
+        f"FROM appointment a JOIN ({' UNION '.join(parts)}) AS near ON near.id = a.id "
+        "JOIN patient p ON p.id = a.patient_id "
+        "JOIN practitioner pr ON pr.id = a.practitioner_id",
+        params,
     ).fetchall()
     bookings = []
-    class_types: dict[str, str] = {}
     for aid, pid, patient, s, e, resources, class_id, patient_name, practitioner_name in rows:
         if aid == exclude_id:
             continue
@@ -115,17 +136,19 @@ def load_schedule(
                 label=_label(patient_name.strip(), practitioner_name, begin, zone),
             )
         )
-        if class_id:
-            class_types[class_id] = pid
-    resources = {
-        rid: clash.Resource(rid, name, capacity)
-        for rid, name, capacity in database.execute_sql(
-            "SELECT id, name, capacity FROM resource WHERE deleted_at IS NULL AND active = 1"
-        ).fetchall()
-    }
-    first_day = start.astimezone(zone).date() - timedelta(days=1)
-    last_day = end.astimezone(zone).date()
-    hours = hours_between(practitioner_ids, first_day, last_day, timezone)
+    resources = {}
+    if wanted:
+        resources = {
+            rid: clash.Resource(rid, name, capacity)
+            for rid, name, capacity in database.execute_sql(
+                "SELECT id, name, capacity FROM resource "  # noqa: S608
+                f"WHERE deleted_at IS NULL AND active = 1 AND id IN ({marks})",
+                wanted,
+            ).fetchall()
+        }
+    first_day = candidate.start.astimezone(zone).date() - timedelta(days=1)
+    last_day = candidate.end.astimezone(zone).date()
+    hours = hours_between([candidate.practitioner_id], first_day, last_day, timezone)
     return clash.Schedule(
         bookings=bookings,
         resources=resources,
@@ -173,9 +196,7 @@ def check_slot(
     """Clashes of a slot, without booking it (the booking page's live check uses this)."""
     appointment_type = appointment_type or get_type(slot.type_id)
     candidate = _candidate(slot, appointment_type, exclude_id or candidate_id)
-    schedule = load_schedule(
-        candidate.start, candidate.end, [slot.practitioner_id], timezone, exclude_id=exclude_id
-    )
+    schedule = load_schedule(candidate, timezone, exclude_id=exclude_id)
     if candidate.class_id:
         schedule = clash.Schedule(
             bookings=schedule.bookings,
@@ -205,7 +226,7 @@ def _validate(slot: Slot) -> None:
         raise InvalidInput("Appointments start on a 5-minute mark.", field="start")
     if len(slot.notes) > 1000:
         raise InvalidInput("Keep notes under 1000 characters.", field="notes")
-    patient = Patient.get_or_none(Patient.id == slot.patient_id)
+    patient = fetch_by_id(Patient, slot.patient_id)
     if patient is None or patient.deleted_at is not None:
         raise InvalidInput("Choose a patient.", field="patient_id")
     practitioner = get_practitioner(slot.practitioner_id)

@@ -15,7 +15,7 @@ from physioez.core import records
 from physioez.core.audit import Actor, record_mutation
 from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import Staff, format_utc, utcnow
+from physioez.core.models import Staff, fetch_by_id, format_utc, utcnow
 from physioez.reception.models import (
     AppointmentType,
     AvailabilityException,
@@ -52,7 +52,7 @@ def make_practitioner(actor: Actor, staff: Staff, colour: str = "#0f766e") -> Pr
 
 
 def get_practitioner(practitioner_id: str) -> Practitioner:
-    found = Practitioner.get_or_none(Practitioner.id == practitioner_id)
+    found = fetch_by_id(Practitioner, practitioner_id)
     if found is None or found.deleted_at is not None:
         raise NotFound("No such practitioner.")
     return found
@@ -227,7 +227,7 @@ def create_appointment_type(
 
 
 def get_type(type_id: str) -> AppointmentType:
-    found = AppointmentType.get_or_none(AppointmentType.id == type_id)
+    found = fetch_by_id(AppointmentType, type_id)
     if found is None or found.deleted_at is not None or not found.active:
         raise NotFound("No such appointment type.")
     return found
