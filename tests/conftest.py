@@ -16,7 +16,7 @@ from physioez.core.models import Staff
 from physioez.core.settings import Settings
 
 # Shared fixtures: a small clinic for front-desk tests, and the system Chromium for browsers.
-pytest_plugins = ["tests.reception_fixtures", "tests.browser_support"]
+pytest_plugins = ["tests.reception_fixtures", "tests.billing_fixtures", "tests.browser_support"]
 
 PASSWORD = "correct horse battery"
 CSRF = "test-csrf-token"

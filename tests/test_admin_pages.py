@@ -27,9 +27,24 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Reminders",
         "Calendar links",
     ]
-    assert nav_labels(client_for("receptionist").get("/reception/").data) == front_desk
+    checkout = ["Checkout", "Dues"]
+    assert nav_labels(client_for("receptionist").get("/reception/").data) == [
+        *front_desk,
+        *checkout,
+    ]
     owner_nav = nav_labels(client_for("owner").get("/profile").data)
-    assert owner_nav == [*front_desk, "Book set-up", "Staff", "Roles", "API tokens", "Audit log"]
+    assert owner_nav == [
+        *front_desk,
+        "Book set-up",
+        *checkout,
+        "Day end",
+        "Price list",
+        "Ledger",
+        "Staff",
+        "Roles",
+        "API tokens",
+        "Audit log",
+    ]
     assert nav_labels(client_for("it_admin").get("/profile").data) == [
         "Staff",
         "Roles",
@@ -49,7 +64,7 @@ def test_home_sends_single_area_roles_straight_there(app, client_for, make_staff
     from physioez.core.models import Role
     from tests.conftest import sign_in_client
 
-    assert client_for("receptionist").get("/").location == "/reception/"
+    assert client_for("therapist").get("/").location == "/reception/today"
     owner_home = client_for("owner").get("/")
     assert owner_home.status_code == 200 and b"Good to see you" in owner_home.data
     records.create(Role, system_actor, code="bare", name="Bare", permissions=["core.shell.use"])

@@ -7,6 +7,8 @@ from datetime import date
 
 import pytest
 
+from physioez.billing.services import invoicing, payments, pricing
+from physioez.billing.services.policy import BillingPolicy
 from physioez.core import identity, records
 from physioez.core.models import Role
 from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
@@ -116,6 +118,16 @@ def matrix_targets(app, make_staff, system_actor, clinic):
             ),
             ZONE,
         )
+        policy = BillingPolicy.from_settings(app.config["PHYSIOEZ"])
+        pricing.create_service(
+            system_actor, code="MTX", name="Matrix session", price=100, valid_from=MONDAY
+        )
+        invoice = invoicing.issue_invoice(
+            system_actor, policy, clinic.meena.id, [invoicing.LineRequest("MTX")]
+        )
+        receipt = payments.take_payment(
+            system_actor, policy, clinic.meena.id, [payments.Tender("cash", 50)]
+        )
         lead = inquiries.record_inquiry(
             system_actor,
             inquiries.InquiryDetails(name="Matrix Lead", phone="9111111111", source="phone"),
@@ -140,6 +152,9 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         "token_id": token.id,
         "patient_id": patient.id,
         "document_id": document.id,
+        "invoice_id": invoice.id,
+        "payment_id": receipt.id,
+        "job_id": "no-such-job",
     }
 
 

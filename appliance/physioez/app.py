@@ -16,7 +16,7 @@ from types import ModuleType
 
 from flask import Flask
 
-from physioez import admin, reception
+from physioez import admin, billing, reception
 from physioez.admin.api import api as admin_api
 from physioez.core import identity, schema
 from physioez.core.audit import Actor
@@ -39,7 +39,7 @@ WEBUI = Path(__file__).resolve().parents[2] / "webui"
 SOCKETIO_CLIENT = "vendor/socket.io.min.js"
 
 # Order matters for navigation: the front desk comes first for the people who use it most.
-MODULES: tuple[ModuleType, ...] = (reception, admin)
+MODULES: tuple[ModuleType, ...] = (reception, billing, admin)
 
 
 def all_migrations() -> list[Migration]:

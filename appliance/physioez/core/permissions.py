@@ -47,7 +47,12 @@ _ALL = [
     Permission("clinical.notes.sign", "Sign session notes"),
     Permission("clinical.notes.cosign", "Co-sign notes of junior therapists"),
     Permission("billing.invoices.read", "See invoices, payments and dues"),
-    Permission("billing.invoices.write", "Raise invoices and take payments"),
+    Permission("billing.checkout", "Check out patients: bill attended sessions, take payments"),
+    Permission("billing.invoices.write", "Raise invoices by hand and cancel them by credit note"),
+    Permission("billing.writeoff", "Write off dues and refund patients' credit"),
+    Permission("billing.ledger.read", "Open the ledger and the trial balance"),
+    Permission("billing.expenses.manage", "Record expenses and petty cash"),
+    Permission("billing.prices.manage", "Change the price list and patients' concessions"),
     Permission("billing.dayend.close", "Close the day and lock the cash drawer"),
     Permission("analytics.branch.view", "See this branch's reports"),
     Permission("analytics.network.view", "See consolidated reports of all branches"),
@@ -128,6 +133,9 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
                 for code in _with_prefixes("reception.")
                 if code not in ("reception.patients.merge", "reception.schedule.manage")
             ),
+            # The desk checks patients out: bills sessions, takes money, prints receipts.
+            "billing.invoices.read",
+            "billing.checkout",
         ),
     ),
     DefaultRole(

@@ -12,8 +12,9 @@ __all__ = ["MIGRATIONS", "init_module"]
 
 def init_module(app: Flask) -> None:
     from physioez.reception import views
-    from physioez.reception.services import reactions
+    from physioez.reception.services import directory, reactions
 
     app.register_blueprint(views.bp)
     register_nav(app, *views.NAV)
     reactions.subscribe()
+    directory.provide_directory()

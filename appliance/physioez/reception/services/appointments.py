@@ -239,14 +239,17 @@ def _validate(slot: Slot) -> None:
 # --- booking and changes ----------------------------------------------------------------------
 
 
-def _event_payload(appointment: Appointment, service_code: str = "") -> dict:
+def _event_payload(appointment: Appointment) -> dict:
+    # Billing prices an attended session by its service code; reception owns the type.
+    appointment_type = fetch_by_id(AppointmentType, appointment.type_id)
     return {
         "appointment_id": appointment.id,
         "patient_id": appointment.patient_id,
         "practitioner_id": appointment.practitioner_id,
         "type_id": appointment.type_id,
-        "service_code": service_code,
+        "service_code": appointment_type.service_code if appointment_type else "",
         "start_at": format_utc(appointment.start_at),
+        "attended_at": format_utc(appointment.completed_at) if appointment.completed_at else None,
         "status": appointment.status,
     }
 

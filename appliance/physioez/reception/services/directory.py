@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from physioez.core import directory
+from physioez.core.directory import PatientCard, PractitionerCard
 from physioez.core.models import Staff
+from physioez.reception.models import Patient, Practitioner
+from physioez.reception.services import patients
 
 # The order a receptionist scans the directory in: clinicians first, then the office.
 DIRECTORY_GROUPS = (
@@ -29,3 +34,44 @@ def team_directory() -> list[DirectoryGroup]:
         if members:
             groups.append(DirectoryGroup(title, members))
     return groups
+
+
+# --- what other modules may know of our patients and practitioners (through core.directory) --
+
+
+def _patient_card(patient: Patient) -> PatientCard:
+    return PatientCard(
+        id=patient.id,
+        name=patient.full_name,
+        mrn=patient.mrn,
+        phone=patient.phone,
+        alerts=tuple(patient.alerts or ()),
+        merged_into=patient.merged_into_id,
+    )
+
+
+def patient_cards(ids: Sequence[str]) -> dict[str, PatientCard]:
+    found: dict[str, PatientCard] = {}
+    # SQLite allows 999 parameters per statement; a day-end report can name more patients.
+    for first in range(0, len(ids), 500):
+        chunk = list(ids[first : first + 500])
+        for patient in Patient.select().where(Patient.id.in_(chunk)):
+            found[patient.id] = _patient_card(patient)
+    return found
+
+
+def find_patient_cards(query: str, limit: int) -> list[PatientCard]:
+    return [_patient_card(patient) for patient in patients.search(query, limit)]
+
+
+def practitioner_cards(ids: Sequence[str]) -> dict[str, PractitionerCard]:
+    return {
+        row.id: PractitionerCard(row.id, row.display_name, row.staff_id)
+        for row in Practitioner.select().where(Practitioner.id.in_(list(ids)))
+    }
+
+
+def provide_directory() -> None:
+    directory.provide(
+        patients=patient_cards, search=find_patient_cards, practitioners=practitioner_cards
+    )

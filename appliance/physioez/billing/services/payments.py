@@ -1,0 +1,226 @@
+"""Payments and receipts: split across modes, applied to invoices oldest first, the rest kept
+as the patient's credit; credit applied later, refunds from credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment
+from physioez.billing.services import invoicing, ledger, numbering
+from physioez.billing.services.policy import BillingPolicy, ensure_day_open
+from physioez.core import directory, records
+from physioez.core.audit import Actor
+from physioez.core.db import write_transaction
+from physioez.core.errors import Conflict, InvalidInput, NotFound
+from physioez.core.models import fetch_by_id, utcnow
+
+MAX_REFERENCE = 80
+
+
+@dataclass(frozen=True)
+class Tender:
+    mode: str
+    amount: int
+    reference: str = ""
+
+
+def _clean_tenders(tenders: Sequence[Tender]) -> list[dict]:
+    kept = [tender for tender in tenders if tender.amount]
+    if not kept:
+        raise InvalidInput("Enter the amount received.", field="amount")
+    cleaned = []
+    for tender in kept:
+        if tender.mode not in TENDER_MODES:
+            raise InvalidInput(
+                f"Choose how it was paid: {', '.join(MODE_LABELS.values())}.", field="mode"
+            )
+        if tender.amount < 0:
+            raise InvalidInput("An amount received cannot be negative.", field="amount")
+        cleaned.append(
+            {
+                "mode": tender.mode,
+                "amount": tender.amount,
+                "reference": tender.reference.strip()[:MAX_REFERENCE],
+            }
+        )
+    return cleaned
+
+
+def _patient(patient_id: str) -> None:
+    card = directory.patient_card(patient_id)
+    if card is None:
+        raise InvalidInput("Choose a patient.", field="patient_id")
+
+
+def take_payment(
+    actor: Actor,
+    policy: BillingPolicy,
+    patient_id: str,
+    tenders: Sequence[Tender],
+    invoice_ids: Sequence[str] = (),
+    notes: str = "",
+) -> Payment:
+    """Receive money. It pays ``invoice_ids`` in order (or the patient's oldest dues when none
+    are named); anything left over is kept as the patient's credit. One receipt number.
+    """
+    _patient(patient_id)
+    cleaned = _clean_tenders(tenders)
+    amount = sum(tender["amount"] for tender in cleaned)
+    day = policy.today()
+    with write_transaction():
+        ensure_day_open(day)
+        targets = _targets(patient_id, invoice_ids)
+        number, year = numbering.next_number(
+            "receipt", policy.branch_id, day, policy.fiscal_start_month
+        )
+        payment = records.create(
+            Payment,
+            actor,
+            kind="payment",
+            number=number,
+            fiscal_year=year,
+            patient_id=patient_id,
+            received_at=utcnow(),
+            business_day=day,
+            tenders=cleaned,
+            amount=amount,
+            currency=policy.currency,
+            notes=notes.strip()[:300],
+            received_by=actor.label,
+        )
+        left = amount
+        applied = 0
+        for invoice, owing in targets:
+            if not left:
+                break
+            part = min(left, owing)
+            invoicing.settle(actor, invoice, "payment", part, day, payment_id=payment.id)
+            left -= part
+            applied += part
+        ledger.post(
+            actor,
+            kind="payment",
+            ref_id=payment.id,
+            business_day=day,
+            memo=number,
+            lines=[
+                *(
+                    ledger.debit(ledger.MODE_ACCOUNTS[tender["mode"]], tender["amount"])
+                    for tender in cleaned
+                ),
+                ledger.credit(ledger.RECEIVABLE, applied, patient_id),
+                ledger.credit(ledger.PATIENT_CREDIT, left, patient_id),
+            ],
+        )
+    return payment
+
+
+def _targets(patient_id: str, invoice_ids: Sequence[str]) -> list[tuple[Invoice, int]]:
+    open_ones = invoicing.open_invoices(patient_id)
+    if not invoice_ids:
+        return open_ones
+    owing = {invoice.id: (invoice, due) for invoice, due in open_ones}
+    chosen = []
+    for invoice_id in dict.fromkeys(invoice_ids):
+        if invoice_id not in owing:
+            raise Conflict(
+                "That invoice is paid, cancelled, or not this patient's.", field="invoice_id"
+            )
+        chosen.append(owing[invoice_id])
+    return chosen
+
+
+def apply_credit(
+    actor: Actor, policy: BillingPolicy, invoice: Invoice, amount: int | None = None
+) -> int:
+    """Pay ``invoice`` from the patient's advance credit; returns the amount applied."""
+    day = policy.today()
+    with write_transaction():
+        ensure_day_open(day)
+        available = ledger.patient_credit(invoice.patient_id)
+        owing = invoicing.due(invoice)
+        if invoicing.credit_note_for(invoice) is not None or owing <= 0:
+            raise Conflict(f"Invoice {invoice.number} owes nothing.")
+        if available <= 0:
+            raise Conflict("This patient has no credit to use.")
+        part = min(available, owing) if amount is None else amount
+        if not 0 < part <= min(available, owing):
+            raise InvalidInput(
+                f"Use between {policy.money(1)} and {policy.money(min(available, owing))}.",
+                field="amount",
+            )
+        settlement = invoicing.settle(actor, invoice, "credit", part, day)
+        ledger.post(
+            actor,
+            kind="credit_applied",
+            ref_id=settlement.id,
+            business_day=day,
+            memo=invoice.number,
+            lines=[
+                ledger.debit(ledger.PATIENT_CREDIT, part, invoice.patient_id),
+                ledger.credit(ledger.RECEIVABLE, part, invoice.patient_id),
+            ],
+        )
+    return part
+
+
+def refund(
+    actor: Actor,
+    policy: BillingPolicy,
+    patient_id: str,
+    tender: Tender,
+    reason: str,
+) -> Payment:
+    """Hand back part or all of a patient's credit; the refund has its own numbered receipt."""
+    if not reason.strip():
+        raise InvalidInput("Say why the money is refunded.", field="reason")
+    _patient(patient_id)
+    cleaned = _clean_tenders([tender])
+    day = policy.today()
+    with write_transaction():
+        ensure_day_open(day)
+        available = ledger.patient_credit(patient_id)
+        if not 0 < tender.amount <= available:
+            raise InvalidInput(
+                f"Refund at most the patient's credit, {policy.money(max(available, 0))}.",
+                field="amount",
+            )
+        number, year = numbering.next_number(
+            "refund", policy.branch_id, day, policy.fiscal_start_month
+        )
+        payment = records.create(
+            Payment,
+            actor,
+            kind="refund",
+            number=number,
+            fiscal_year=year,
+            patient_id=patient_id,
+            received_at=utcnow(),
+            business_day=day,
+            tenders=cleaned,
+            amount=tender.amount,
+            currency=policy.currency,
+            notes=reason.strip()[:300],
+            received_by=actor.label,
+        )
+        ledger.post(
+            actor,
+            kind="refund",
+            ref_id=payment.id,
+            business_day=day,
+            memo=number,
+            lines=[
+                ledger.debit(ledger.PATIENT_CREDIT, tender.amount, patient_id),
+                ledger.credit(ledger.MODE_ACCOUNTS[tender.mode], tender.amount),
+            ],
+        )
+    return payment
+
+
+def get_payment(payment_id: str) -> Payment:
+    payment = fetch_by_id(Payment, payment_id)
+    if payment is None or payment.deleted_at is not None:
+        raise NotFound("No such receipt.")
+    return payment

@@ -1,0 +1,67 @@
+"""What billing needs to know about the branch, taken from settings once per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from physioez.billing.models import DayClose
+from physioez.core.audit import Actor
+from physioez.core.errors import Conflict
+from physioez.core.money import format_money
+from physioez.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class BillingPolicy:
+    branch_id: str
+    currency: str
+    locale: str
+    timezone: str
+    fiscal_start_month: int = 4
+    discount_limits: dict[str, int] = field(default_factory=dict)
+    legal_name: str = ""
+    address: str = ""
+    tax_number: str = ""
+    branch_name: str = ""
+    receipt_footer: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BillingPolicy:
+        return cls(
+            branch_id=settings.branch.id,
+            currency=settings.branch.currency,
+            locale=settings.branch.locale,
+            timezone=settings.branch.timezone,
+            fiscal_start_month=settings.billing.fiscal_year_start_month,
+            discount_limits=dict(settings.billing.discount_limit_percent),
+            legal_name=settings.billing.legal_name,
+            address=settings.billing.address,
+            tax_number=settings.billing.tax_number,
+            branch_name=settings.branch.name,
+            receipt_footer=settings.billing.receipt_footer,
+        )
+
+    def today(self, now: datetime | None = None) -> date:
+        """The branch's business day: its local date, whatever the UTC date is."""
+        moment = now or datetime.now(ZoneInfo(self.timezone))
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def money(self, minor: int) -> str:
+        return format_money(minor, self.currency, self.locale)
+
+    def discount_limit_percent(self, actor: Actor) -> int:
+        """The largest discount ``actor`` may give; the appliance itself is not limited."""
+        if actor.staff_id is None:
+            return 100
+        return max((self.discount_limits.get(role, 0) for role in actor.roles), default=0)
+
+
+def ensure_day_open(day: date) -> None:
+    """A closed day is locked: nothing new is dated on it, corrections go on a later day."""
+    if DayClose.select().where(DayClose.business_day == day).exists():
+        raise Conflict(
+            f"{day:%d %b %Y} is closed. Record this on the next business day; "
+            "corrections to a closed day are made as new entries."
+        )

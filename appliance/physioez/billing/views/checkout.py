@@ -1,0 +1,303 @@
+"""Checkout: bill attended sessions, take payment (split across modes), print the receipt;
+a patient's account; invoices, credit notes and write-offs."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment, Settlement
+from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
+from physioez.billing.services.invoicing import Discount, LineRequest
+from physioez.billing.services.payments import Tender
+from physioez.billing.views import bp, policy
+from physioez.core import directory
+from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.money import parse_money
+from physioez.core.web.access import current_actor, requires
+
+
+def _amount(form, name: str, *, required: bool = False) -> int:
+    text = (form.get(name) or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput("Enter an amount.", field=name)
+        return 0
+    return parse_money(text, policy().currency, field=name)
+
+
+def _tenders(form) -> list[Tender]:
+    return [
+        Tender(mode, _amount(form, f"amount_{mode}"), form.get(f"reference_{mode}", ""))
+        for mode in TENDER_MODES
+    ]
+
+
+def _patient_or_404(patient_id: str) -> directory.PatientCard:
+    card = directory.patient_card(patient_id)
+    if card is None:
+        raise NotFound("No such patient.")
+    return card
+
+
+@bp.get("/")
+@requires("billing.checkout")
+def checkout():
+    waiting = visits.waiting()
+    cards = directory.patient_cards([v.patient_id for v in waiting])
+    names = directory.practitioner_cards([v.practitioner_id for v in waiting])
+    query = request.args.get("q", "").strip()
+    return render_template(
+        "billing/checkout.html",
+        waiting=waiting,
+        cards=cards,
+        practitioners=names,
+        query=query,
+        found=directory.search_patients(query, 10) if query else [],
+    )
+
+
+@bp.post("/checkout")
+@requires("billing.checkout")
+def checkout_visits():
+    form = request.form
+    patient_id = form.get("patient_id", "")
+    visit_ids = form.getlist("visit_id")
+    try:
+        if not visit_ids:
+            raise InvalidInput("Tick the sessions to bill.", field="visit_id")
+        chosen = {v.id: v for v in visits.waiting(patient_id=patient_id)}
+        requests = []
+        for visit_id in visit_ids:
+            if visit_id not in chosen:
+                raise InvalidInput("That session is already billed.", field="visit_id")
+            requests.append(LineRequest(chosen[visit_id].service_code, 1, visit_id))
+        invoice = invoicing.issue_invoice(
+            current_actor(), policy(), patient_id, requests, _discount(form)
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("billing.patient_account", patient_id=patient_id or "-"))
+    return redirect(url_for("billing.invoice_page", invoice_id=invoice.id))
+
+
+def _discount(form) -> Discount | None:
+    kind = form.get("discount_kind", "")
+    value = (form.get("discount_value") or "").strip()
+    if not value:
+        return None
+    reason = form.get("discount_reason", "")
+    if kind == "percent":
+        try:
+            percent = float(value)
+        except ValueError:
+            raise InvalidInput("Give the discount as a number, e.g. 10.", "discount") from None
+        if not 0 <= percent <= 100:
+            raise InvalidInput("A percentage is 0 to 100.", field="discount")
+        return Discount(percent_bp=round(percent * 100), reason=reason)
+    return Discount(amount=_amount(form, "discount_value"), reason=reason)
+
+
+@bp.get("/patients/<patient_id>")
+@requires("billing.invoices.read")
+def patient_account(patient_id: str):
+    card = _patient_or_404(patient_id)
+    invoices = list(
+        Invoice.select()
+        .where((Invoice.patient_id == patient_id) & Invoice.deleted_at.is_null())
+        .order_by(Invoice.issued_at.desc())
+        .limit(50)
+    )
+    receipts = list(
+        Payment.select()
+        .where((Payment.patient_id == patient_id) & Payment.deleted_at.is_null())
+        .order_by(Payment.received_at.desc())
+        .limit(50)
+    )
+    return render_template(
+        "billing/patient_account.html",
+        patient=card,
+        waiting=visits.waiting(patient_id=patient_id),
+        invoices=invoices,
+        owing={inv.id: owed for inv, owed in invoicing.open_invoices(patient_id)},
+        receipts=receipts,
+        packages=visits.packages_of(patient_id),
+        credit=ledger.patient_credit(patient_id),
+        total_due=dues.patient_dues(patient_id),
+        services=pricing.price_list(policy().today()),
+        category=pricing.category_of(patient_id),
+        modes=MODE_LABELS,
+    )
+
+
+@bp.post("/patients/<patient_id>/invoices")
+@requires("billing.invoices.write")
+def invoice_by_hand(patient_id: str):
+    form = request.form
+    try:
+        codes = form.getlist("service_code")
+        quantities = form.getlist("quantity")
+        requests = []
+        for code, quantity in zip(codes, quantities, strict=False):
+            if not code:
+                continue
+            try:
+                count = int(quantity or "1")
+            except ValueError:
+                raise InvalidInput("Quantity is a whole number.", field="quantity") from None
+            requests.append(LineRequest(code, count))
+        invoice = invoicing.issue_invoice(
+            current_actor(), policy(), patient_id, requests, _discount(form)
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+    return redirect(url_for("billing.invoice_page", invoice_id=invoice.id))
+
+
+@bp.post("/patients/<patient_id>/payments")
+@requires("billing.checkout")
+def take_payment(patient_id: str):
+    form = request.form
+    try:
+        payment = payments.take_payment(
+            current_actor(),
+            policy(),
+            patient_id,
+            _tenders(form),
+            invoice_ids=form.getlist("invoice_id"),
+            notes=form.get("notes", ""),
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        back = form.get("back_invoice")
+        if back:
+            return redirect(url_for("billing.invoice_page", invoice_id=back))
+        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+    flash(f"Received {policy().money(payment.amount)}. Receipt {payment.number}.", "success")
+    return redirect(url_for("billing.receipt_page", payment_id=payment.id))
+
+
+@bp.post("/patients/<patient_id>/refunds")
+@requires("billing.writeoff")
+def refund(patient_id: str):
+    form = request.form
+    try:
+        payment = payments.refund(
+            current_actor(),
+            policy(),
+            patient_id,
+            Tender(
+                form.get("mode", ""),
+                _amount(form, "amount", required=True),
+                form.get("reference", ""),
+            ),
+            form.get("reason", ""),
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+    flash(f"Refunded {policy().money(payment.amount)}. Refund {payment.number}.", "success")
+    return redirect(url_for("billing.receipt_page", payment_id=payment.id))
+
+
+@bp.post("/patients/<patient_id>/category")
+@requires("billing.prices.manage")
+def set_category(patient_id: str):
+    _patient_or_404(patient_id)
+    try:
+        pricing.set_category(current_actor(), patient_id, request.form.get("category", ""))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("billing.patient_account", patient_id=patient_id))
+
+
+@bp.get("/invoices/<invoice_id>")
+@requires("billing.invoices.read")
+def invoice_page(invoice_id: str):
+    invoice = invoicing.get_invoice(invoice_id)
+    settlements = list(
+        Settlement.select()
+        .where((Settlement.invoice_id == invoice.id) & Settlement.deleted_at.is_null())
+        .order_by(Settlement.created_at)
+    )
+    names = directory.practitioner_cards(
+        [line.get("practitioner_id") for line in invoice.lines if line.get("practitioner_id")]
+    )
+    return render_template(
+        "billing/invoice.html",
+        invoice=invoice,
+        patient=directory.patient_card(invoice.patient_id),
+        practitioners=names,
+        owing=invoicing.due(invoice),
+        settlements=settlements,
+        credit_note=invoicing.credit_note_for(invoice),
+        cancels=invoicing.get_invoice(invoice.cancels_id) if invoice.cancels_id else None,
+        credit=ledger.patient_credit(invoice.patient_id),
+        policy=policy(),
+        modes=MODE_LABELS,
+    )
+
+
+@bp.post("/invoices/<invoice_id>/cancel")
+@requires("billing.invoices.write")
+def cancel_invoice(invoice_id: str):
+    invoice = invoicing.get_invoice(invoice_id)
+    try:
+        note = invoicing.cancel_invoice(
+            current_actor(), policy(), invoice, request.form.get("reason", "")
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("billing.invoice_page", invoice_id=invoice_id))
+    flash(f"Invoice {invoice.number} cancelled by credit note {note.number}.", "success")
+    return redirect(url_for("billing.invoice_page", invoice_id=note.id))
+
+
+@bp.post("/invoices/<invoice_id>/write-off")
+@requires("billing.writeoff")
+def write_off(invoice_id: str):
+    invoice = invoicing.get_invoice(invoice_id)
+    try:
+        invoicing.write_off(
+            current_actor(),
+            policy(),
+            invoice,
+            _amount(request.form, "amount", required=True),
+            request.form.get("reason", ""),
+        )
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("billing.invoice_page", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<invoice_id>/use-credit")
+@requires("billing.checkout")
+def use_credit(invoice_id: str):
+    invoice = invoicing.get_invoice(invoice_id)
+    try:
+        used = payments.apply_credit(current_actor(), policy(), invoice)
+        flash(f"Used {policy().money(used)} of the patient's credit.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("billing.invoice_page", invoice_id=invoice_id))
+
+
+@bp.get("/receipts/<payment_id>")
+@requires("billing.invoices.read")
+def receipt_page(payment_id: str):
+    payment = payments.get_payment(payment_id)
+    settlements = list(
+        Settlement.select().where(
+            (Settlement.payment_id == payment.id) & Settlement.deleted_at.is_null()
+        )
+    )
+    invoices = {s.invoice_id: invoicing.get_invoice(s.invoice_id) for s in settlements}
+    return render_template(
+        "billing/receipt.html",
+        payment=payment,
+        patient=directory.patient_card(payment.patient_id),
+        settlements=settlements,
+        invoices=invoices,
+        policy=policy(),
+        modes=MODE_LABELS,
+    )
