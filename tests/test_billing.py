@@ -260,3 +260,17 @@ def test_dues_are_aged_by_invoice_day(books):
     rows = dues.dues_by_patient(today + timedelta(days=45))
     assert len(rows) == 1 and rows[0].buckets["31-60"] == invoice.total
     assert dues.ageing_totals(rows)["0-30"] == 0
+
+
+def test_monthly_revenue_counts_invoices_credit_notes_and_pack_sessions(books):
+    from physioez.billing.services import reports
+
+    patient = books.clinic.asha
+    kept = invoicing.issue_invoice(DESK, books.policy, patient.id, [LineRequest("PT45")])
+    cancelled = invoicing.issue_invoice(DESK, books.policy, patient.id, [LineRequest("BAND")])
+    invoicing.cancel_invoice(ACCOUNTS, books.policy, cancelled, "Wrong patient")
+    invoicing.issue_invoice(ACCOUNTS, books.policy, patient.id, [LineRequest("PT45X10")])
+    month = reports.monthly_revenue(books.policy.today())
+    assert month.by_service == {"PT45": kept.total, "BAND": 0}
+    assert month.invoiced == 80000 + 700000 and month.tax == 0
+    assert month.revenue == 80000  # the pack is earned as its sessions are used
