@@ -38,6 +38,7 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Book set-up",
         *checkout,
         "Day end",
+        "Expenses",
         "Price list",
         "Ledger",
         "Staff",

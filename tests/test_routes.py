@@ -155,6 +155,7 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         "invoice_id": invoice.id,
         "payment_id": receipt.id,
         "job_id": "no-such-job",
+        "expense_id": "no-such-expense",
     }
 
 

@@ -224,3 +224,34 @@ class NumberSeries(BaseModel):
     class Meta:
         table_name = "billing_number_series"
         primary_key = False
+
+
+EXPENSE_CATEGORIES = {
+    "rent": "Rent",
+    "salaries": "Salaries",
+    "utilities": "Electricity, water, internet",
+    "consumables": "Consumables (tape, gel, linen)",
+    "equipment": "Equipment",
+    "maintenance": "Repairs and maintenance",
+    "marketing": "Marketing",
+    "travel": "Travel and conveyance",
+    "other": "Other",
+}
+# Where the money for an expense came from; petty cash is a float kept apart from the drawer.
+EXPENSE_MODES = ("cash", "petty_cash", "bank", "card", "upi")
+
+
+class Expense(ReplicatedModel):
+    """Money the clinic spent, with its receipt kept encrypted like patients' documents."""
+
+    audit_entity = "expense"
+
+    business_day = IsoDateField()
+    category = TextField()
+    vendor = TextField()
+    amount = IntegerField()
+    mode = TextField()
+    notes = TextField(default="")
+    receipt_filename = TextField(null=True)
+    receipt_content_type = TextField(null=True)
+    recorded_by = TextField()

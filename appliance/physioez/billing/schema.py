@@ -170,4 +170,22 @@ CREATE TABLE billing_number_series (
 ) WITHOUT ROWID;
 """,
     ),
+    Migration(
+        "billing.0002_expenses",
+        f"""
+CREATE TABLE expense (
+    {REPLICATED_COLUMNS},
+    business_day TEXT NOT NULL,
+    category TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    mode TEXT NOT NULL CHECK (mode IN ('cash', 'petty_cash', 'bank', 'card', 'upi')),
+    notes TEXT NOT NULL DEFAULT '',
+    receipt_filename TEXT,
+    receipt_content_type TEXT,
+    recorded_by TEXT NOT NULL
+);
+CREATE INDEX expense_day ON expense (business_day);
+""",
+    ),
 ]

@@ -13,6 +13,7 @@ NAV = (
     NavItem("Billing", "Checkout", "billing.checkout", "billing.checkout"),
     NavItem("Billing", "Dues", "billing.dues_page", "billing.invoices.read"),
     NavItem("Billing", "Day end", "billing.day_end", "billing.dayend.close"),
+    NavItem("Billing", "Expenses", "billing.expense_list", "billing.expenses.manage"),
     NavItem("Billing", "Price list", "billing.price_list", "billing.prices.manage"),
     NavItem("Billing", "Ledger", "billing.ledger_page", "billing.ledger.read"),
 )
@@ -29,4 +30,4 @@ def money_filter(minor: int | None) -> str:
 
 
 # Importing the area modules registers their routes on ``bp``.
-from physioez.billing.views import checkout, dayend, prices  # noqa: E402, F401
+from physioez.billing.views import checkout, dayend, expenses, prices  # noqa: E402, F401

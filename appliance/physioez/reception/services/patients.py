@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -17,6 +16,13 @@ from datetime import date
 from pathlib import Path
 
 from physioez.core import records
+from physioez.core.attachments import (
+    check_upload,
+    read_encrypted,
+    safe_filename,
+    store_encrypted,
+    stored_path,
+)
 from physioez.core.audit import Actor, record_read
 from physioez.core.crypto import Keyring
 from physioez.core.db import database, write_transaction
@@ -346,23 +352,9 @@ def merge(actor: Actor, duplicate: Patient, keep: Patient) -> Patient:
 
 # --- documents -----------------------------------------------------------------------------
 
-_SIGNATURES = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-)
-
-
-def sniff_type(data: bytes) -> str:
-    """The file's real type from its first bytes; the name and the browser's word don't count."""
-    for signature, content_type, _ in _SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    raise InvalidInput("Upload a PDF, JPEG or PNG file.", field="file")
-
 
 def document_path(documents_dir: Path, document_id: str) -> Path:
-    return documents_dir / document_id[:2] / f"{document_id}.pez"
+    return stored_path(documents_dir, document_id)
 
 
 def add_document(
@@ -378,23 +370,10 @@ def add_document(
 ) -> PatientDocument:
     if kind not in DOCUMENT_KINDS:
         raise InvalidInput("Choose what kind of document this is.", field="kind")
-    if not data:
-        raise InvalidInput("The file is empty.", field="file")
-    if len(data) > max_bytes:
-        raise InvalidInput(
-            f"The file is larger than {max_bytes // (1024 * 1024)} MB. Scan at a lower "
-            "resolution or split it.",
-            field="file",
-        )
-    content_type = sniff_type(data)
-    safe_name = re.sub(r"[^\w.\- ]", "_", Path(filename or "document").name)[:120] or "document"
+    content_type = check_upload(data, max_bytes)
+    safe_name = safe_filename(filename)
     document = PatientDocument(patient=patient.id)  # For its id only: the row is made below.
-    path = document_path(documents_dir, document.id)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Encrypted to disk first: if the database write fails the file is removed, and if the
-    # process dies between the two, an orphan file without a row is harmless.
-    with path.open("wb") as handle:
-        keyring.encrypt_stream(io.BytesIO(data), handle)
+    path = store_encrypted(keyring, documents_dir, document.id, data)
     try:
         return records.create(
             PatientDocument,
@@ -417,11 +396,9 @@ def read_document(
     actor: Actor, document: PatientDocument, keyring: Keyring, documents_dir: Path
 ) -> bytes:
     """Decrypt a document for someone who opened it; the opening is audited."""
-    output = io.BytesIO()
-    with document_path(documents_dir, document.id).open("rb") as handle:
-        keyring.decrypt_stream(handle, output)
+    data = read_encrypted(keyring, documents_dir, document.id)
     record_read(actor, "patient_document", document.id, purpose="opened at the front desk")
-    return output.getvalue()
+    return data
 
 
 def missing_documents(patient: Patient, required: Iterable[str]) -> list[str]:
