@@ -6,7 +6,10 @@ import re
 
 from physioez.billing.models import Invoice, Payment
 from physioez.billing.services import ledger
+from physioez.core.audit import Actor
 from tests.billing_fixtures import attend
+
+ACCOUNTS = Actor(staff_id="acct-1", roles=("billing",))
 
 
 def test_desk_checks_out_a_session_and_takes_a_split_payment(books, client_for):
@@ -130,3 +133,19 @@ def test_price_list_page_adds_and_reprices(books, client_for):
     )
     assert "₹150.00".encode() in repriced.data
     assert client_for("receptionist").get("/billing/prices").status_code == 403
+
+
+def test_reception_sees_dues_credit_and_packs_on_the_patient_page(books, client_for):
+    from physioez.billing.services import invoicing
+    from physioez.billing.services.invoicing import LineRequest
+
+    invoicing.issue_invoice(
+        ACCOUNTS, books.policy, books.clinic.asha.id, [LineRequest("PT45"), LineRequest("PT45X10")]
+    )
+    page = client_for("receptionist").get(f"/reception/patients/{books.clinic.asha.id}")
+    facts = page.data.decode()
+    assert "Owes" in facts and "₹7,800.00" in facts
+    assert "10 of 10 sessions left" in facts
+    # A therapist may see the patient but not their money.
+    therapist_view = client_for("therapist").get(f"/reception/patients/{books.clinic.asha.id}")
+    assert therapist_view.status_code == 200 and b"Owes" not in therapist_view.data

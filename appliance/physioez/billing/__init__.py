@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from physioez.billing.schema import MIGRATIONS
+from physioez.core import directory
 from physioez.core.web.nav import register_nav
 
 __all__ = ["MIGRATIONS", "init_module"]
@@ -17,3 +18,4 @@ def init_module(app: Flask) -> None:
     app.register_blueprint(views.bp)
     register_nav(app, *views.NAV)
     visits.subscribe()
+    directory.provide_patient_facts(views.patient_facts)

@@ -32,6 +32,19 @@ class PractitionerCard:
     staff_id: str
 
 
+@dataclass(frozen=True)
+class PatientFact:
+    """A line another module adds wherever the patient is shown ("Owes ₹1,200.00")."""
+
+    label: str
+    value: str
+    href: str = ""
+    warn: bool = False
+
+
+# Given the patient and what the viewer may see, the facts a module adds about that patient.
+PatientFacts = Callable[[str, frozenset[str]], list[PatientFact]]
+
 PatientLookup = Callable[[Sequence[str]], dict[str, PatientCard]]
 PatientSearch = Callable[[str, int], list[PatientCard]]
 PractitionerLookup = Callable[[Sequence[str]], dict[str, PractitionerCard]]
@@ -42,6 +55,7 @@ class _Providers:
     patients: PatientLookup | None = None
     search: PatientSearch | None = None
     practitioners: PractitionerLookup | None = None
+    facts: list[PatientFacts] = field(default_factory=list)
 
 
 _providers = _Providers()
@@ -57,6 +71,17 @@ def provide(
     _providers.patients = patients
     _providers.search = search
     _providers.practitioners = practitioners
+
+
+def provide_patient_facts(facts: PatientFacts) -> None:
+    """Called by a module at start-up to show its facts on every patient page."""
+    if facts not in _providers.facts:
+        _providers.facts.append(facts)
+
+
+def patient_facts(patient_id: str, permissions: frozenset[str]) -> list[PatientFact]:
+    """What every module wants staff to see about a patient, filtered by the viewer's rights."""
+    return [fact for source in _providers.facts for fact in source(patient_id, permissions)]
 
 
 def _need(provider, what: str):

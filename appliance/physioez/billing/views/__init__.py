@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, url_for
 
 from physioez.billing.services.policy import BillingPolicy
+from physioez.core.directory import PatientFact
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -29,5 +30,39 @@ def money_filter(minor: int | None) -> str:
     return "" if minor is None else policy().money(int(minor))
 
 
+def patient_facts(patient_id: str, permissions: frozenset[str]) -> list[PatientFact]:
+    """Dues, credit and packs, wherever reception shows the patient (to those who may see)."""
+    if "billing.invoices.read" not in permissions:
+        return []
+    from physioez.billing.services import dues, ledger, visits
+
+    account = url_for("billing.patient_account", patient_id=patient_id)
+    facts = []
+    owed = dues.patient_dues(patient_id)
+    if owed:
+        facts.append(PatientFact("Owes", policy().money(owed), account, warn=True))
+    credit = ledger.patient_credit(patient_id)
+    if credit:
+        facts.append(PatientFact("Credit", policy().money(credit), account))
+    for package in visits.packages_of(patient_id):
+        if package.status == "active":
+            left = package.sessions_total - package.sessions_used
+            facts.append(
+                PatientFact(
+                    package.name,
+                    f"{left} of {package.sessions_total} sessions left, "
+                    f"valid to {package.valid_until:%d %b %Y}",
+                    account,
+                )
+            )
+    return facts
+
+
 # Importing the area modules registers their routes on ``bp``.
-from physioez.billing.views import checkout, dayend, expenses, prices  # noqa: E402, F401
+from physioez.billing.views import (  # noqa: E402, F401
+    checkout,
+    dayend,
+    expenses,
+    prices,
+    printouts,
+)
