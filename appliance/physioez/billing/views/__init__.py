@@ -64,5 +64,4 @@ from physioez.billing.views import (  # noqa: E402, F401
     dayend,
     expenses,
     prices,
-    printouts,
 )
