@@ -121,27 +121,42 @@ def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
 
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Add demo accounts (and later: patients, appointments) for an evaluation box."""
+    """Add demo accounts, patients, four weeks of book and their billing (evaluation boxes)."""
     from zoneinfo import ZoneInfo
 
     from physioez.core.audit import Actor
+    from physioez.core.db import write_transaction
     from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
     from physioez.demo import seed_demo as seed
+    from physioez.demo_billing import seed_billing
     from physioez.demo_reception import seed_reception
 
     settings = _boot()
     created = seed(settings.auth.password_min_length)
     click.echo(f"{len(created)} demo accounts created.")
     today = datetime.now(ZoneInfo(settings.branch.timezone)).date()
-    click.echo("Filling the front desk (practitioners, rooms, patients, four weeks) ...")
-    made = seed_reception(Actor.system("cli:seed-demo"), today, settings.branch.timezone)
+    actor = Actor.system("cli:seed-demo")
+    click.echo("Filling the front desk and the accounts desk (four weeks of book, billing) ...")
+    # One transaction: attended sessions reach billing dated on their own days, before any
+    # attendance event (delivered after the commit) could file them under today.
+    with write_transaction():
+        made = seed_reception(actor, today, settings.branch.timezone)
+        billed = seed_billing(actor, today, settings)
     if any(made.values()):
         click.echo(
             f"  {made['practitioners']} practitioners, {made['patients']} patients, "
             f"{made['appointments']} appointments."
         )
     else:
-        click.echo("  already there; left as it was.")
+        click.echo("  front desk already there; left as it was.")
+    if any(billed.values()):
+        click.echo(
+            f"  {billed['services']} price-list items, {billed['invoices']} invoices, "
+            f"{billed['receipts']} receipts, {billed['packages']} packs sold, "
+            f"{billed['days_closed']} days closed."
+        )
+    else:
+        click.echo("  billing already there; left as it was.")
     click.echo(f"Demo sign-ins (password '{DEMO_PASSWORD}' for all):")
     for account in DEMO_ACCOUNTS:
         click.echo(f"  {account.role:<18} username {account.username:<12} PIN {account.pin}")

@@ -142,14 +142,19 @@ def issue_invoice(
     patient_id: str,
     requests: Sequence[LineRequest],
     discount: Discount | None = None,
+    *,
+    today: date | None = None,
 ) -> Invoice:
-    """Issue an invoice now: priced, taxed, numbered, posted. Visits on it are marked billed."""
+    """Issue an invoice now: priced, taxed, numbered, posted. Visits on it are marked billed.
+
+    ``today`` (here and in the other services that date an entry) dates it on another business
+    day than the branch's today, as the demo data does for past days."""
     patient = directory.patient_card(patient_id)
     if patient is None:
         raise InvalidInput("Choose a patient.", field="patient_id")
     if patient.merged_into:
         raise InvalidInput("This record was merged; bill the record it was merged into.")
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         visits = _open_visits([r.visit_id for r in requests if r.visit_id], patient_id)
@@ -167,7 +172,7 @@ def issue_invoice(
             number=number,
             fiscal_year=year,
             patient_id=patient_id,
-            issued_at=utcnow(),
+            issued_at=utcnow() if today is None else policy.stamp(day),
             business_day=day,
             currency=policy.currency,
             lines=lines,
@@ -287,7 +292,14 @@ def settle(
     )
 
 
-def cancel_invoice(actor: Actor, policy: BillingPolicy, invoice: Invoice, reason: str) -> Invoice:
+def cancel_invoice(
+    actor: Actor,
+    policy: BillingPolicy,
+    invoice: Invoice,
+    reason: str,
+    *,
+    today: date | None = None,
+) -> Invoice:
     """Cancel ``invoice`` with a credit note dated today. What was paid becomes patient credit;
     a write-off is undone; unused packs bought on it are cancelled; its visits return to checkout.
     """
@@ -295,7 +307,7 @@ def cancel_invoice(actor: Actor, policy: BillingPolicy, invoice: Invoice, reason
         raise InvalidInput("Say why the invoice is cancelled.", field="reason")
     if invoice.kind != "invoice":
         raise Conflict("A credit note cannot itself be cancelled.")
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         if credit_note_for(invoice) is not None:
@@ -316,7 +328,7 @@ def cancel_invoice(actor: Actor, policy: BillingPolicy, invoice: Invoice, reason
             number=number,
             fiscal_year=year,
             patient_id=invoice.patient_id,
-            issued_at=utcnow(),
+            issued_at=utcnow() if today is None else policy.stamp(day),
             business_day=day,
             currency=invoice.currency,
             lines=invoice.lines,
@@ -362,12 +374,18 @@ def cancel_invoice(actor: Actor, policy: BillingPolicy, invoice: Invoice, reason
 
 
 def write_off(
-    actor: Actor, policy: BillingPolicy, invoice: Invoice, amount: int, reason: str
+    actor: Actor,
+    policy: BillingPolicy,
+    invoice: Invoice,
+    amount: int,
+    reason: str,
+    *,
+    today: date | None = None,
 ) -> Settlement:
     """Give up on what ``invoice`` still owes (all or part), with a reason."""
     if not reason.strip():
         raise InvalidInput("Say why this is written off.", field="reason")
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         owing = due(invoice)

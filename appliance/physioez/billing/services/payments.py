@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment
 from physioez.billing.services import invoicing, ledger, numbering
@@ -61,6 +62,8 @@ def take_payment(
     tenders: Sequence[Tender],
     invoice_ids: Sequence[str] = (),
     notes: str = "",
+    *,
+    today: date | None = None,
 ) -> Payment:
     """Receive money. It pays ``invoice_ids`` in order (or the patient's oldest dues when none
     are named); anything left over is kept as the patient's credit. One receipt number.
@@ -68,7 +71,7 @@ def take_payment(
     _patient(patient_id)
     cleaned = _clean_tenders(tenders)
     amount = sum(tender["amount"] for tender in cleaned)
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         targets = _targets(patient_id, invoice_ids)
@@ -82,7 +85,7 @@ def take_payment(
             number=number,
             fiscal_year=year,
             patient_id=patient_id,
-            received_at=utcnow(),
+            received_at=utcnow() if today is None else policy.stamp(day),
             business_day=day,
             tenders=cleaned,
             amount=amount,
@@ -133,10 +136,15 @@ def _targets(patient_id: str, invoice_ids: Sequence[str]) -> list[tuple[Invoice,
 
 
 def apply_credit(
-    actor: Actor, policy: BillingPolicy, invoice: Invoice, amount: int | None = None
+    actor: Actor,
+    policy: BillingPolicy,
+    invoice: Invoice,
+    amount: int | None = None,
+    *,
+    today: date | None = None,
 ) -> int:
     """Pay ``invoice`` from the patient's advance credit; returns the amount applied."""
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         available = ledger.patient_credit(invoice.patient_id)
@@ -172,13 +180,15 @@ def refund(
     patient_id: str,
     tender: Tender,
     reason: str,
+    *,
+    today: date | None = None,
 ) -> Payment:
     """Hand back part or all of a patient's credit; the refund has its own numbered receipt."""
     if not reason.strip():
         raise InvalidInput("Say why the money is refunded.", field="reason")
     _patient(patient_id)
     cleaned = _clean_tenders([tender])
-    day = policy.today()
+    day = policy.today() if today is None else today
     with write_transaction():
         ensure_day_open(day)
         available = ledger.patient_credit(patient_id)
@@ -197,7 +207,7 @@ def refund(
             number=number,
             fiscal_year=year,
             patient_id=patient_id,
-            received_at=utcnow(),
+            received_at=utcnow() if today is None else policy.stamp(day),
             business_day=day,
             tenders=cleaned,
             amount=tender.amount,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from physioez.billing.models import DayClose
@@ -47,6 +47,14 @@ class BillingPolicy:
         """The branch's business day: its local date, whatever the UTC date is."""
         moment = now or datetime.now(ZoneInfo(self.timezone))
         return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def stamp(self, day: date) -> datetime:
+        """When a document of business day ``day`` is stamped: now, or, for a day passed
+        explicitly that is not today (a back-dated entry), that day at the current local time."""
+        now = datetime.now(ZoneInfo(self.timezone))
+        if day == now.date():
+            return now.astimezone(UTC)
+        return datetime.combine(day, now.time(), now.tzinfo).astimezone(UTC)
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.currency, self.locale)
