@@ -18,7 +18,7 @@ from flask import Flask
 
 from physioez import admin, billing, reception
 from physioez.admin.api import api as admin_api
-from physioez.core import identity, schema
+from physioez.core import background, identity, schema
 from physioez.core.audit import Actor
 from physioez.core.db import Migration, migrate, open_database
 from physioez.core.events import bus
@@ -26,7 +26,7 @@ from physioez.core.keys import open_branch_keyring
 from physioez.core.node import configure_node
 from physioez.core.scheduler import ScheduledJob
 from physioez.core.settings import Settings, load_settings
-from physioez.core.web import access, security, shell
+from physioez.core.web import access, jobs, security, shell
 from physioez.core.web.api import Api, init_api
 from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
@@ -50,7 +50,7 @@ def all_migrations() -> list[Migration]:
 
 
 def module_jobs(settings: Settings) -> list[ScheduledJob]:
-    return reception_jobs.jobs(settings)
+    return [*background.scheduled_jobs(), *reception_jobs.jobs(settings)]
 
 
 def module_apis() -> list[Api]:
@@ -123,6 +123,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions["physioez_migrations"] = all_migrations()
+    background.configure(settings.paths.data_dir)
+    # Only the serving process creates the app (CLI commands call boot() alone), so any job
+    # still queued or running in the table belonged to a process that has gone.
+    background.fail_interrupted()
     app.extensions["physioez_keyring"] = open_branch_keyring(settings.paths.key_file)
     app.extensions["physioez_signin_guard"] = identity.SignInGuard(
         identity.SignInPolicy(
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(access.enforce_access)
 
     app.register_blueprint(shell.bp)
+    app.register_blueprint(jobs.bp)
     for module in MODULES:
         module.init_module(app)
     init_api(app, module_apis())

@@ -31,6 +31,9 @@ class DomainEvent:
     # Staff to alert personally (an in-app toast and a browser notification), and the words.
     notify_staff: tuple[str, ...] = ()
     notice: str = ""
+    # Set for events about one person's own things (their export's progress): only these
+    # staff members' screens get the event, not their roles' or the branch's.
+    audience_staff: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,12 @@ class AppointmentNoShow(AppointmentChanged):
 @dataclass(frozen=True)
 class AppointmentCancelled(AppointmentChanged):
     name: ClassVar[str] = "appointment.cancelled"
+
+
+# --- background jobs (core.background): progress of one person's export. Payload: job_id,
+# state, done, total, note, error; sent with audience_staff = the person who started it. -----
+
+
+@dataclass(frozen=True)
+class JobProgressed(DomainEvent):
+    name: ClassVar[str] = "job.progress"

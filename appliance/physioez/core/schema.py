@@ -126,4 +126,29 @@ CREATE INDEX staff_session_staff ON staff_session (staff_id, ended_at);
 CREATE TABLE permission_catalog (code TEXT PRIMARY KEY NOT NULL);
 """,
     ),
+    Migration(
+        "core.0005_background_job",
+        """
+-- Long work run off the request path (exports) and its progress. Branch-local housekeeping:
+-- never replicated; a row and its file are removed a day after the job finishes.
+CREATE TABLE background_job (
+    id TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    staff_id TEXT NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    result_path TEXT,
+    download_name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX background_job_staff ON background_job (staff_id, created_at);
+CREATE INDEX background_job_state ON background_job (state, finished_at);
+""",
+    ),
 ]

@@ -631,6 +631,125 @@
   }
 
   // ------------------------------------------------------------------
+  // 10. Background jobs: <div data-job-id> (the job_progress macro)
+  //     The live "job.progress" event moves the bar; while the socket is
+  //     off, /jobs/<id> is asked every 2 s instead. A finished job shows
+  //     its download link, a failed one its error.
+  // ------------------------------------------------------------------
+
+  const JOB_POLL_MS = 2000;
+  const JOB_LABELS = {
+    queued: "Waiting to start",
+    running: "Building",
+    done: "Ready",
+    failed: "Failed",
+  };
+
+  function initJobs() {
+    const byId = new Map();
+    document.querySelectorAll("[data-job-id]").forEach(function (box) {
+      byId.set(box.dataset.jobId, box);
+    });
+    if (!byId.size) return;
+
+    function isOver(state) { return state === "done" || state === "failed"; }
+
+    function render(box, job) {
+      const state = job.state;
+      const over = isOver(state);
+      box.dataset.jobState = state;
+      const label = box.querySelector("[data-job-label]");
+      const bar = box.querySelector("progress");
+      const note = box.querySelector("[data-job-note]");
+      const link = box.querySelector("[data-job-download]");
+      const error = box.querySelector("[data-job-error]");
+      if (label) label.textContent = JOB_LABELS[state] || state;
+      if (bar) {
+        bar.hidden = over;
+        if (typeof job.percent === "number") {
+          bar.value = job.percent;
+          bar.textContent = job.percent + "%";
+        } else {
+          bar.removeAttribute("value"); // indeterminate until the total is known
+        }
+      }
+      if (note) {
+        note.textContent = job.note || "";
+        note.hidden = over || !job.note;
+      }
+      if (link) link.hidden = state !== "done";
+      if (error) {
+        error.textContent = job.error || "";
+        error.hidden = state !== "failed";
+      }
+      if (over && box.dataset.jobAnnounced !== state) {
+        box.dataset.jobAnnounced = state;
+        announce(state === "done"
+          ? "Your file is ready to download."
+          : "Building the file failed. " + (job.error || ""));
+      }
+    }
+
+    function pending() {
+      return Array.from(byId.values()).filter(function (box) {
+        return !isOver(box.dataset.jobState);
+      });
+    }
+
+    function poll(box) {
+      return fetch(box.dataset.jobUrl, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(function (response) {
+          // A redirect lands on the sign-in or lock page: not an answer about the job.
+          if (response.redirected) throw new Error("session");
+          if (response.status === 404) {
+            return response.json().then(function (data) {
+              return { state: "failed", error: (data && data.error) || "This file is gone." };
+            });
+          }
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.json();
+        })
+        .then(function (job) { render(box, job); })
+        .catch(function () { /* the network blinked: the next tick asks again */ });
+    }
+
+    let polling = false;
+    function pollAll() {
+      if (polling) return;
+      polling = true;
+      Promise.all(pending().map(poll)).finally(function () { polling = false; });
+    }
+
+    // The socket appears once app.js's live updates connect (possibly after load).
+    let heard = null;
+    function listen() {
+      const socket = window.physioez && window.physioez.socket;
+      if (!socket || heard === socket) return;
+      heard = socket;
+      socket.on("job.progress", function (job) {
+        const box = job && byId.get(job.job_id);
+        if (box) render(box, job);
+      });
+      // Events sent while the socket was down are lost: catch up on every (re)connect.
+      socket.on("connect", pollAll);
+      pollAll();
+    }
+
+    const timer = window.setInterval(function () {
+      if (!pending().length) {
+        window.clearInterval(timer);
+        return;
+      }
+      listen();
+      if (!(heard && heard.connected)) pollAll();
+    }, JOB_POLL_MS);
+    listen();
+  }
+
+  // ------------------------------------------------------------------
   // Boot
   // ------------------------------------------------------------------
 
@@ -646,6 +765,7 @@
       function () { initShortcuts(cfg); },
       function () { initLive(cfg); },
       function () { initIdleLock(cfg); },
+      function () { initJobs(); },
     ].forEach(function (fn) {
       try { fn(); } catch (e) {
         if (window.console) console.error("physioez:", e);

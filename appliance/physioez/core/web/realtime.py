@@ -67,7 +67,10 @@ def init_realtime(app: Flask) -> None:
                 socketio.emit(
                     "notice", {"text": event.notice, "tag": event.name}, to=staff_room(staff_id)
                 )
-        if event.audience_roles:
+        if event.audience_staff:
+            for staff_id in event.audience_staff:
+                socketio.emit(event.name, message, to=staff_room(staff_id))
+        elif event.audience_roles:
             for role in event.audience_roles:
                 socketio.emit(event.name, message, to=role_room(event.branch, role))
         else:
