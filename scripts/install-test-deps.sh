@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# System packages the test suite drives for real: headless Chromium for the browser tests.
+# System packages the test suite drives for real: headless Chromium for the browser tests;
+# a CUPS server, the cups-pdf printer and Poppler's PDF tools for the printing tests.
 # Installed only when missing; needs root (CI runs as root) or sudo.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/sbin/cupsd ] && [ -x /usr/sbin/lpadmin ] || missing+=(cups)
+[ -e /usr/lib/cups/backend/cups-pdf ] || missing+=(printer-driver-cups-pdf)
+command -v pdftotext >/dev/null && command -v pdftocairo >/dev/null || missing+=(poppler-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "==> installing Debian packages: ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+exec "$(dirname "$0")/install-system-deps.sh" "${missing[@]}"

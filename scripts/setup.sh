@@ -10,6 +10,8 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+PYTHON="$PYTHON" scripts/install-system-deps.sh
+
 stamp=.venv/.physioez-installed
 wanted=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ]; then

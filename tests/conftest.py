@@ -15,8 +15,14 @@ from physioez.core.db import close_database
 from physioez.core.models import Staff
 from physioez.core.settings import Settings
 
-# Shared fixtures: a small clinic for front-desk tests, and the system Chromium for browsers.
-pytest_plugins = ["tests.reception_fixtures", "tests.billing_fixtures", "tests.browser_support"]
+# Shared fixtures: a small clinic for front-desk and billing tests, the system Chromium for
+# browsers, and a private CUPS server with PDF printers for printing.
+pytest_plugins = [
+    "tests.reception_fixtures",
+    "tests.billing_fixtures",
+    "tests.browser_support",
+    "tests.cups_support",
+]
 
 PASSWORD = "correct horse battery"
 CSRF = "test-csrf-token"

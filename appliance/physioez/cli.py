@@ -1,4 +1,4 @@
-"""The ``physioez`` command: serve, migrate, create-admin, seed-demo, audit, keys."""
+"""The ``physioez`` command: serve, migrate, create-admin, seed-demo, audit, keys, printers."""
 
 from __future__ import annotations
 
@@ -261,3 +261,125 @@ def keys_rotate() -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Key file {settings.paths.key_file} replaced; {count} data keys re-wrapped.")
     click.echo("Back up the new key file now: old backups of it no longer open this database.")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def printers(ctx: click.Context) -> None:
+    """List the printers of the configured CUPS server and mark the ones PhysioEZ uses."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from physioez.core.printing import PrintingError, list_printers
+
+    config = _settings().printing
+    click.echo(f"CUPS server: {config.cups_server or 'this box (local CUPS)'}")
+    try:
+        found = list_printers(config.cups_server or None)
+    except PrintingError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.detail})") from None
+    uses = {
+        config.receipt_printer: "receipt printer",
+        config.invoice_printer: "invoice printer",
+    }
+    if config.receipt_printer == config.invoice_printer:
+        uses[config.receipt_printer] = "receipt and invoice printer"
+    if not found:
+        click.echo("No printers are set up on this CUPS server.")
+    for printer in found:
+        use = uses.get(printer.name, "")
+        state = printer.state if printer.accepting else f"{printer.state}, rejecting jobs"
+        line = f"{'*' if use else ' '} {printer.name:<28} {state:<24} {printer.description}"
+        if use:
+            line += f"  [{use}]"
+        click.echo(line.rstrip())
+        if printer.message:
+            click.echo(f"    says: {printer.message}")
+    names = {printer.name: printer for printer in found}
+    problems = 0
+    for setting, name, use in (
+        ("printing.receipt_printer", config.receipt_printer, "receipts"),
+        ("printing.invoice_printer", config.invoice_printer, "invoices"),
+    ):
+        if not name:
+            click.echo(f"{setting} is empty: {use} print from the browser.")
+        elif name not in names:
+            problems += 1
+            click.echo(f"{setting} names '{name}', which this CUPS server does not have.")
+        elif not names[name].ready:
+            problems += 1
+            click.echo(f"{setting} '{name}' cannot print now ({names[name].state}).")
+    if problems:
+        # A non-zero exit lets a monitoring script notice a printer that needs attention.
+        sys.exit(1)
+
+
+@printers.command("test-page")
+@click.option(
+    "--printer",
+    "name",
+    help="CUPS queue name (default: the receipt printer, else the invoice printer).",
+)
+@click.option(
+    "--timeout", default=60, show_default=True, help="Seconds to wait for the page to come out."
+)
+def printers_test_page(name: str | None, timeout: int) -> None:
+    """Print a small test page with the branch and the time, and wait until it is printed."""
+    from physioez.core.printing import PrintingError, print_pdf, render_pdf, wait_for_job
+
+    settings = _settings()
+    config = settings.printing
+    name = name or config.receipt_printer or config.invoice_printer
+    if not name:
+        raise click.ClickException(
+            "No printer is configured (printing.receipt_printer, printing.invoice_printer); "
+            "name one with --printer (see 'physioez printers')."
+        )
+    if name == config.receipt_printer:
+        kind, paper = "receipt printer", config.receipt_paper
+    else:
+        kind = "invoice printer" if name == config.invoice_printer else "printer"
+        paper = "a4"
+    server = config.cups_server or None
+    try:
+        pdf = render_pdf(_test_page_html(settings, name, paper), paper=paper)
+        job = print_pdf(
+            pdf,
+            printer=name,
+            title=f"PhysioEZ test page {settings.branch.id}",
+            server=server,
+            kind=kind,
+        )
+        click.echo(f"Job {job} sent to '{name}' on {paper} paper; waiting for it to print ...")
+        wait_for_job(job, timeout, server=server, kind=kind)
+    except PrintingError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.detail})") from None
+    click.echo("Printed.")
+
+
+def _test_page_html(settings: Settings, printer: str, paper: str) -> str:
+    from html import escape
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo(settings.branch.timezone))
+    rows = (
+        ("Branch", f"{settings.branch.name} ({settings.branch.id})"),
+        ("Printed at", now.strftime("%d %b %Y %H:%M:%S %Z")),
+        ("Printer", printer),
+        ("Paper", paper),
+        ("CUPS server", settings.printing.cups_server or "this box"),
+        ("PhysioEZ", __version__),
+    )
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    # The sample amount checks that the rupee sign prints (it needs a font that has it).
+    return f"""<!doctype html><html><head><meta charset="utf-8"><style>
+body {{ font-family: sans-serif; font-size: 10pt; margin: 0; }}
+h1 {{ font-size: 13pt; margin: 0 0 3mm; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th {{ text-align: left; padding-right: 3mm; white-space: nowrap; vertical-align: top; }}
+p {{ margin: 3mm 0 0; }}
+</style></head><body>
+<h1>PhysioEZ test page</h1>
+<table>{cells}</table>
+<p>Sample amount: ₹1,25,000.00</p>
+<p>If you can read this, PhysioEZ can print here.</p>
+</body></html>"""

@@ -212,6 +212,50 @@ class BillingSettings(_Section):
         return value
 
 
+class PrintingSettings(_Section):
+    cups_server: str = Field(
+        "",
+        max_length=255,
+        description="CUPS server that prints (host, host:port or socket path); "
+        "empty: the box's own CUPS.",
+    )
+    receipt_printer: str = Field(
+        "",
+        max_length=127,
+        description="CUPS queue name of the receipt printer; empty: receipts print from "
+        "the browser.",
+    )
+    invoice_printer: str = Field(
+        "",
+        max_length=127,
+        description="CUPS queue name of the A4 invoice printer; empty: invoices print from "
+        "the browser.",
+    )
+    receipt_paper: Literal["receipt80", "a4"] = Field(
+        "receipt80",
+        description="Paper in the receipt printer: 'receipt80' (80 mm roll) or 'a4'.",
+    )
+
+    @field_validator("cups_server")
+    @classmethod
+    def _server(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("write host, host:port or a socket path, without spaces")
+        return value
+
+    @field_validator("receipt_printer", "invoice_printer")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        # CUPS queue names are printable and have no spaces, '/', '\\' or '#'; the name
+        # shown to people ("Front desk") is the queue's description, not its name.
+        if any(ch.isspace() or ch in "/\\#" or not ch.isprintable() for ch in value):
+            raise ValueError(
+                "a CUPS queue name has no spaces, '/', '\\' or '#'; "
+                "'physioez printers' lists the names"
+            )
+        return value
+
+
 class RealtimeSettings(_Section):
     enabled: bool = Field(True, description="Serve live updates over Socket.IO.")
     ping_interval_seconds: int = Field(
@@ -233,6 +277,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     reception: ReceptionSettings = ReceptionSettings()
     billing: BillingSettings = BillingSettings()
+    printing: PrintingSettings = PrintingSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     logging: LoggingSettings = LoggingSettings()
 
