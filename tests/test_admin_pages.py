@@ -66,6 +66,9 @@ def test_home_sends_single_area_roles_straight_there(app, client_for, make_staff
     from tests.conftest import sign_in_client
 
     assert client_for("therapist").get("/").location == "/reception/today"
+    # Mostly one area (the desk, with checkout on the side): straight to that area's first page.
+    assert client_for("receptionist").get("/").location == "/reception/"
+    assert client_for("billing").get("/").location == "/billing/"
     owner_home = client_for("owner").get("/")
     assert owner_home.status_code == 200 and b"Good to see you" in owner_home.data
     records.create(Role, system_actor, code="bare", name="Bare", permissions=["core.shell.use"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -240,10 +241,23 @@ def set_pin():
 @requires("core.shell.use")
 def home():
     items = visible_nav(current_app, current_permissions())
-    if items and len({item.section for item in items}) == 1:
-        # One area (a receptionist's front desk): go straight to work, no menu of one.
-        return redirect(url_for(items[0].endpoint))
+    main = main_area(items)
+    if main is not None:
+        # Someone who works in one area (the desk, the accounts office) goes straight to work;
+        # the menu is for those whose day spans several.
+        return redirect(url_for(main.endpoint))
     return render_template("shell/home.html", items=items, now=datetime.now(UTC))
+
+
+def main_area(items):
+    """The first page of the area holding more than two thirds of a person's pages, if any."""
+    if not items:
+        return None
+    counts = Counter(item.section for item in items)
+    section, held = counts.most_common(1)[0]
+    if held * 3 <= len(items) * 2:
+        return None
+    return next(item for item in items if item.section == section)
 
 
 @bp.route("/healthz", methods=["GET"])
