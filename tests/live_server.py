@@ -69,8 +69,17 @@ class LiveServer:
     and session secret are kept, only the port is chosen afresh.
     """
 
-    def __init__(self, root: Path, *, seed: bool = True, idle_lock_minutes: int = 1) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        seed: bool = True,
+        idle_lock_minutes: int = 1,
+        extra_config: str = "",
+    ) -> None:
         self.root = Path(root)
+        # More TOML sections for the test's needs, e.g. a [printing] section naming its CUPS.
+        self.extra_config = extra_config
         self.seed = seed
         self.idle_lock_minutes = idle_lock_minutes
         self.config_path = self.root / "physioez.toml"
@@ -132,6 +141,7 @@ class LiveServer:
                     'hash_profile = "fast-insecure-for-tests"',
                     f"idle_lock_minutes = {self.idle_lock_minutes}",
                     "",
+                    self.extra_config,
                 ]
             ),
             encoding="utf-8",

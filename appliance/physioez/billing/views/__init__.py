@@ -64,4 +64,5 @@ from physioez.billing.views import (  # noqa: E402, F401
     dayend,
     expenses,
     prices,
+    printouts,
 )
