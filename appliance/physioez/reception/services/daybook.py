@@ -2,7 +2,8 @@
 
 The grid is computed here rather than in the template, so the page is a plain table with
 row spans (no positioning styles, which the CSP forbids) and the rules for overlapping
-bookings live in one tested place.
+bookings live in one tested place. A room's week is a different table: one row per quarter
+hour in every day, each saying how much of the room's capacity is in use then.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from physioez.reception.models import ACTIVE_STATUSES
 from physioez.reception.services.appointments import BookEntry
 from physioez.reception.services.clash import Interval
 
 STEP = timedelta(minutes=15)
+STEP_MINUTES = 15
+DAY_MINUTES = 24 * 60
 
 
 @dataclass
@@ -178,3 +182,125 @@ class _Moved:
 
     def __getattr__(self, name: str):
         return getattr(self._appointment, name)
+
+
+@dataclass
+class ResourceCell:
+    """A quarter hour of one day of a room or machine."""
+
+    # The uses of the resource starting in this quarter hour, each shown as one card: a
+    # single appointment, or all seats of a group class (a class fills a room once).
+    starting: list[list[BookEntry]] = field(default_factory=list)
+    in_use: int = 0  # the most units of the resource in use at any moment of the quarter hour
+    full: bool = False  # nothing more can use the resource then
+
+
+@dataclass
+class ResourceWeek:
+    days: list[date]
+    capacity: int
+    times: list[time]  # wall-clock start of each row, the same on every day
+    cells: list[list[ResourceCell]]  # [row][day]
+
+    def table(self) -> list[tuple[time, str, list[tuple[date, ResourceCell]]]]:
+        """Rows ready to draw: (wall-clock time, its label or "", [(day, cell)])."""
+        return [
+            (
+                clock,
+                f"{clock:%H:%M}" if clock.minute in (0, 30) else "",
+                list(zip(self.days, row, strict=True)),
+            )
+            for clock, row in zip(self.times, self.cells, strict=True)
+        ]
+
+
+def _minute_of_day(moment: datetime | time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def build_resource_week(
+    monday: date,
+    timezone: str,
+    resource_id: str,
+    capacity: int,
+    entries: Sequence[BookEntry],
+    opening: time = time(8, 0),
+    closing: time = time(20, 0),
+) -> ResourceWeek:
+    """One room's or machine's week: a column per day, a row per quarter hour.
+
+    ``entries`` may hold the whole branch's bookings; only those using ``resource_id`` are
+    shown, never cancelled ones. Use is counted as the clash engine counts it, so "full" here
+    means what it means when booking: only bookings that hold their slot count (a no-show is
+    shown but frees the room), and all seats of a group class are one use. Rows are
+    wall-clock quarter hours, so a booking sits at its local time even on a day when the
+    clocks change.
+    """
+    zone = ZoneInfo(timezone)
+    days = [monday + timedelta(days=n) for n in range(7)]
+    shown: list[tuple[int, int, int, BookEntry]] = []  # (day index, start, end minute, entry)
+    for entry in entries:
+        appointment = entry.appointment
+        if appointment.status == "cancelled" or resource_id not in appointment.resource_ids:
+            continue
+        start = appointment.start_at.astimezone(zone)
+        day_index = (start.date() - monday).days
+        if not 0 <= day_index < len(days):
+            continue
+        end = appointment.end_at.astimezone(zone)
+        end_minute = _minute_of_day(end) + DAY_MINUTES * (end.date() - start.date()).days
+        shown.append((day_index, _minute_of_day(start), min(end_minute, DAY_MINUTES), entry))
+
+    # Widen the usual opening hours to show early or late bookings, from the hour they start.
+    first = min([_minute_of_day(opening), *(start // 60 * 60 for _, start, _, _ in shown)])
+    last = max([_minute_of_day(closing), *(end for _, _, end, _ in shown)])
+    rows = max(1, -(-(last - first) // STEP_MINUTES))
+    times = [time(*divmod(first + STEP_MINUTES * n, 60)) for n in range(rows)]
+    cells = [[ResourceCell() for _ in days] for _ in range(rows)]
+
+    # Each use of the resource per day: an appointment, or a group class however many seats.
+    # Seats of one class share its start and type, so their span is the class's span.
+    uses: list[dict[str, tuple[int, int]]] = [{} for _ in days]
+    cards: dict[tuple[int, str], list[BookEntry]] = {}
+    for day_index, start, end, entry in shown:
+        key = entry.appointment.class_id or entry.appointment.id
+        card = cards.get((day_index, key))
+        if card is None:
+            card = cards[(day_index, key)] = []
+            cells[(start - first) // STEP_MINUTES][day_index].starting.append(card)
+        card.append(entry)
+        if entry.appointment.status not in ACTIVE_STATUSES:
+            continue
+        known = uses[day_index].get(key)
+        uses[day_index][key] = (
+            (start, end) if known is None else (min(known[0], start), max(known[1], end))
+        )
+    for day_index, day_uses in enumerate(uses):
+        spans_by_row: dict[int, list[tuple[int, int]]] = {}
+        for start, end in day_uses.values():
+            for row in range((start - first) // STEP_MINUTES, -(-(end - first) // STEP_MINUTES)):
+                spans_by_row.setdefault(row, []).append((start, end))
+        for row, spans in spans_by_row.items():
+            row_start = first + row * STEP_MINUTES
+            cell = cells[row][day_index]
+            cell.in_use = _peak_use(spans, row_start, row_start + STEP_MINUTES)
+            cell.full = cell.in_use >= capacity
+    return ResourceWeek(days, capacity, times, cells)
+
+
+def _peak_use(spans: Sequence[tuple[int, int]], row_start: int, row_end: int) -> int:
+    """The most spans in force at one moment of ``[row_start, row_end)``.
+
+    Not simply how many spans touch the row: 10:00-10:05 and 10:10-10:20 share a row but
+    never the room, and the clash engine would let a third booking in beside either.
+    """
+    changes = []
+    for start, end in spans:
+        changes += [(max(start, row_start), 1), (min(end, row_end), -1)]
+    # At the same minute an end (-1) sorts before a start: back to back is not overlapping.
+    changes.sort()
+    peak = in_force = 0
+    for _, change in changes:
+        in_force += change
+        peak = max(peak, in_force)
+    return peak

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.reception.models import (
     APPOINTMENT_STATUSES,
@@ -53,6 +53,15 @@ def _types() -> list[AppointmentType]:
     )
 
 
+def _active_resources() -> list[Resource]:
+    """Rooms first, then equipment, each by name: the order of the by-room views."""
+    return list(
+        Resource.live()
+        .where(Resource.active == True)  # noqa: E712
+        .order_by(Resource.kind.desc(), Resource.name)
+    )
+
+
 @bp.get("/book")
 @requires("reception.appointments.read")
 def day_book():
@@ -63,11 +72,7 @@ def day_book():
         e for e in appointments.entries_between(start, end) if e.appointment.status != "cancelled"
     ]
     if by_room:
-        rooms = list(
-            Resource.live()
-            .where(Resource.active == True)  # noqa: E712
-            .order_by(Resource.kind.desc(), Resource.name)
-        )
+        rooms = _active_resources()
         columns = [(r.id, f"{r.name} ({r.capacity})" if r.capacity > 1 else r.name) for r in rooms]
         # An appointment shows under the first room or equipment it uses.
         column_of = {
@@ -141,15 +146,16 @@ def _empty_cells(grid: daybook.DayGrid, day: date, *, linkable: bool):
 @bp.get("/week")
 @requires("reception.appointments.read")
 def week_book():
+    day = _day_arg("start")
+    monday = day - timedelta(days=day.weekday())
+    if request.args.get("view") == "rooms":
+        return _resource_week(monday)
     practitioners = schedule_setup.active_practitioners()
     if not practitioners:
         return redirect(url_for("reception.day_book"))
     chosen_id = request.args.get("practitioner_id") or practitioners[0].id
     practitioner = schedule_setup.get_practitioner(chosen_id)
-    day = _day_arg("start")
-    monday = day - timedelta(days=day.weekday())
-    start, _ = appointments.local_day_span(monday, _zone_name())
-    _, end = appointments.local_day_span(monday + timedelta(days=6), _zone_name())
+    start, end = _week_span(monday)
     entries = [
         e
         for e in appointments.entries_between(start, end, [practitioner.id])
@@ -163,15 +169,59 @@ def week_book():
     )
     return render_template(
         "reception/week_book.html",
+        by_room=False,
         grid=grid,
         practitioner=practitioner,
         practitioners=practitioners,
-        monday=monday,
-        previous_week=monday - timedelta(days=7),
-        next_week=monday + timedelta(days=7),
-        statuses=APPOINTMENT_STATUSES,
-        can_book=can("reception.appointments.write"),
+        **_week_page_values(monday),
     )
+
+
+def _resource_week(monday: date):
+    """One room's or machine's week, for ``week_book?view=rooms&resource_id=…``."""
+    resources = _active_resources()
+    wanted = request.args.get("resource_id")
+    resource = next((r for r in resources if r.id == wanted), None) if wanted else None
+    if wanted and resource is None:
+        raise NotFound("No such room or equipment.")
+    resource = resource or (resources[0] if resources else None)
+    week = None
+    if resource is not None:
+        start, end = _week_span(monday)
+        # The whole branch's week, filtered by the grid: the book has no by-resource read.
+        week = daybook.build_resource_week(
+            monday,
+            _zone_name(),
+            resource.id,
+            resource.capacity,
+            appointments.entries_between(start, end),
+        )
+    return render_template(
+        "reception/week_book.html",
+        by_room=True,
+        week=week,
+        zone=ZoneInfo(_zone_name()),
+        resource=resource,
+        resources=resources,
+        **_week_page_values(monday),
+    )
+
+
+def _week_span(monday: date) -> tuple[datetime, datetime]:
+    start, _ = appointments.local_day_span(monday, _zone_name())
+    _, end = appointments.local_day_span(monday + timedelta(days=6), _zone_name())
+    return start, end
+
+
+def _week_page_values(monday: date) -> dict:
+    """What both week pages show around their grid."""
+    return {
+        "monday": monday,
+        "previous_week": monday - timedelta(days=7),
+        "next_week": monday + timedelta(days=7),
+        "statuses": APPOINTMENT_STATUSES,
+        "can_book": can("reception.appointments.write"),
+    }
 
 
 def _booking_form(
