@@ -41,6 +41,7 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Expenses",
         "Price list",
         "Ledger",
+        "Exports",
         "Staff",
         "Roles",
         "API tokens",

@@ -156,6 +156,8 @@ def matrix_targets(app, make_staff, system_actor, clinic):
         "payment_id": receipt.id,
         "job_id": "no-such-job",
         "expense_id": "no-such-expense",
+        "table": "invoices",
+        "fmt": "csv",
     }
 
 

@@ -53,6 +53,7 @@ _ALL = [
     Permission("billing.ledger.read", "Open the ledger and the trial balance"),
     Permission("billing.expenses.manage", "Record expenses and petty cash"),
     Permission("billing.prices.manage", "Change the price list and patients' concessions"),
+    Permission("billing.exports.download", "Export invoices, receipts, expenses and reports"),
     Permission("billing.dayend.close", "Close the day and lock the cash drawer"),
     Permission("analytics.branch.view", "See this branch's reports"),
     Permission("analytics.network.view", "See consolidated reports of all branches"),

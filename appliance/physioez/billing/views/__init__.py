@@ -17,6 +17,7 @@ NAV = (
     NavItem("Billing", "Expenses", "billing.expense_list", "billing.expenses.manage"),
     NavItem("Billing", "Price list", "billing.price_list", "billing.prices.manage"),
     NavItem("Billing", "Ledger", "billing.ledger_page", "billing.ledger.read"),
+    NavItem("Billing", "Exports", "billing.export_page", "billing.exports.download"),
 )
 
 
@@ -63,6 +64,7 @@ from physioez.billing.views import (  # noqa: E402, F401
     checkout,
     dayend,
     expenses,
+    exports,
     prices,
     printouts,
 )
