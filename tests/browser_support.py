@@ -62,3 +62,18 @@ def sign_in(page: Page, base: str, username: str, password: str = DEMO_PASSWORD)
     page.fill("#password", password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+def wait_until_true(page: Page, expression: str, timeout_ms: int = 10_000) -> None:
+    """Wait until ``expression`` is true in the page, polling from here.
+
+    Playwright's ``wait_for_function`` re-evaluates with ``eval`` inside the page once it has
+    to poll, which the app's Content Security Policy (no 'unsafe-eval') rightly refuses;
+    ``page.evaluate`` goes through the DevTools protocol, which the policy does not govern.
+    """
+    waited = 0
+    while not page.evaluate(expression):
+        if waited >= timeout_ms:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(100)
+        waited += 100

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser_support import new_page, screenshot, sign_in
+from tests.browser_support import new_page, screenshot, sign_in, wait_until_true
 from tests.live_server import DEMO_PINS, LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -117,7 +117,7 @@ def test_staff_page_offers_a_refresh_when_someone_else_changes_staff(server, pag
     page.goto(f"{server.url}/admin/staff")
     banner = page.locator("#live-banner")
     expect(banner).not_to_have_class(re.compile(r"\bis-visible\b"))
-    page.wait_for_function("window.io !== undefined")
+    wait_until_true(page, "window.io !== undefined")
     page.wait_for_timeout(500)  # Let the socket finish connecting before the change.
 
     owner = server.session()

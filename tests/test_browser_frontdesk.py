@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser_support import new_page, screenshot, sign_in
+from tests.browser_support import new_page, screenshot, sign_in, wait_until_true
 from tests.live_server import CSRF_INPUT, LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -73,7 +73,7 @@ def test_desk_books_a_series_overrides_a_clash_and_the_therapist_sees_it_live(se
     therapist_page.goto(f"{base}/reception/book?day={monday}")
     expect(therapist_page.locator("table.day-book")).to_be_visible()
     therapist_name = therapist_page.locator(".topbar-actions a[href='/profile']").inner_text()
-    therapist_page.wait_for_function(SOCKET_CONNECTED, timeout=LIVE_TIMEOUT_MS)
+    wait_until_true(therapist_page, SOCKET_CONNECTED, LIVE_TIMEOUT_MS)
     # Survives only as long as the page is never reloaded or navigated away from.
     therapist_page.evaluate("window.__sameTherapistPage = true")
 
