@@ -188,7 +188,7 @@ def _check_session_state(endpoint: str):
     now = utcnow()
     if state is None or state.ended or state.staff_id != current_user.id:
         return _end_session("Your session has ended. Please sign in again.")
-    # Absolute lifetime: the cookie is re-signed on every request, so its own expiry slides.
+    # Absolute lifetime, kept here and not left to the cookie: a cookie can be replayed.
     if now - state.created_at > timedelta(hours=auth.session_hours):
         sessions.end(state.sid)
         return _end_session(
