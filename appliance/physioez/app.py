@@ -18,6 +18,7 @@ from flask import Flask
 
 from physioez import admin, billing, reception
 from physioez.admin.api import api as admin_api
+from physioez.billing.api import api as billing_api
 from physioez.core import background, identity, schema
 from physioez.core.audit import Actor
 from physioez.core.db import Migration, migrate, open_database
@@ -54,7 +55,7 @@ def module_jobs(settings: Settings) -> list[ScheduledJob]:
 
 
 def module_apis() -> list[Api]:
-    return [shell_api, reception_api, inquiries_api, admin_api]
+    return [shell_api, reception_api, inquiries_api, admin_api, billing_api]
 
 
 def configure_logging(level: str) -> None:

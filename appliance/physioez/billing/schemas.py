@@ -1,0 +1,169 @@
+"""Request and response shapes of the billing API (they also generate its OpenAPI).
+
+Amounts are integers in minor units of the branch currency (paise: 80000 is ₹800.00).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from physioez.billing.models import TENDER_MODES, Invoice, Payment
+from physioez.billing.services.invoicing import MAX_LINES, MAX_QUANTITY, Discount, LineRequest
+from physioez.billing.services.payments import MAX_REFERENCE, Tender
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Mode = Literal["cash", "card", "upi", "bank", "insurance"]  # models.TENDER_MODES
+MAX_AMOUNT = 10**11  # a billion rupees in paise: far beyond any clinic's receipt
+
+
+class LineIn(BaseModel):
+    model_config = Strict
+    service_code: str = Field(min_length=1, max_length=24, description="Price-list code, e.g. PT45")
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    visit_id: str | None = Field(
+        None, max_length=64, description="An attended session waiting at checkout, billed here"
+    )
+
+
+class DiscountIn(BaseModel):
+    model_config = Strict
+    percent_bp: int = Field(0, ge=0, le=10_000, description="Basis points: 1000 is 10 %")
+    amount: int = Field(0, ge=0, le=MAX_AMOUNT, description="Or an amount off the invoice")
+    reason: str = Field(min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DiscountIn:
+        if bool(self.percent_bp) == bool(self.amount):
+            raise ValueError("give percent_bp or amount, one of them")
+        return self
+
+
+class InvoiceIn(BaseModel):
+    model_config = Strict
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    discount: DiscountIn | None = None
+
+    def requests(self) -> list[LineRequest]:
+        return [LineRequest(x.service_code, x.quantity, x.visit_id) for x in self.lines]
+
+    def discount_given(self) -> Discount | None:
+        if self.discount is None:
+            return None
+        return Discount(self.discount.percent_bp, self.discount.amount, self.discount.reason)
+
+
+class InvoiceLineOut(BaseModel):
+    service_code: str
+    description: str
+    kind: str
+    tax_code: str
+    tax_rate_bp: int
+    quantity: int
+    unit_price: int
+    concession: str
+    gross: int
+    discount: int
+    taxable: int
+    tax: int
+    total: int
+    visit_id: str | None
+    practitioner_id: str | None
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    kind: str
+    number: str
+    patient_id: str
+    issued_at: datetime
+    business_day: date
+    currency: str
+    lines: list[InvoiceLineOut]
+    subtotal: int
+    discount_total: int
+    tax_total: int
+    total: int
+    due: int = Field(description="What the invoice still owes")
+    cancels_id: str | None
+
+    @classmethod
+    def of(cls, invoice: Invoice, due: int) -> InvoiceOut:
+        return cls(
+            id=invoice.id,
+            kind=invoice.kind,
+            number=invoice.number,
+            patient_id=invoice.patient_id,
+            issued_at=invoice.issued_at,
+            business_day=invoice.business_day,
+            currency=invoice.currency,
+            lines=[InvoiceLineOut.model_validate(line) for line in invoice.lines],
+            subtotal=invoice.subtotal,
+            discount_total=invoice.discount_total,
+            tax_total=invoice.tax_total,
+            total=invoice.total,
+            due=due,
+            cancels_id=invoice.cancels_id,
+        )
+
+
+class TenderIn(BaseModel):
+    model_config = Strict
+    mode: Mode
+    amount: int = Field(ge=1, le=MAX_AMOUNT)
+    reference: str = Field("", max_length=MAX_REFERENCE, description="UPI, card or claim ref")
+
+
+class PaymentIn(BaseModel):
+    model_config = Strict
+    tenders: list[TenderIn] = Field(min_length=1, max_length=len(TENDER_MODES))
+    invoice_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_LINES,
+        description="Invoices to pay, in order; none pays the oldest dues first",
+    )
+    notes: str = Field("", max_length=300)
+
+    def tenders_given(self) -> list[Tender]:
+        return [Tender(t.mode, t.amount, t.reference) for t in self.tenders]
+
+
+class TenderOut(BaseModel):
+    mode: str
+    amount: int
+    reference: str
+
+
+class SettledOut(BaseModel):
+    invoice_id: str
+    amount: int
+
+
+class PaymentOut(BaseModel):
+    id: str
+    number: str
+    patient_id: str
+    received_at: datetime
+    business_day: date
+    currency: str
+    amount: int
+    tenders: list[TenderOut]
+    settled: list[SettledOut] = Field(description="What the payment paid, invoice by invoice")
+    credit: int = Field(description="The patient's advance credit after this payment")
+
+    @classmethod
+    def of(cls, payment: Payment, settled: list[SettledOut], credit: int) -> PaymentOut:
+        return cls(
+            id=payment.id,
+            number=payment.number,
+            patient_id=payment.patient_id,
+            received_at=payment.received_at,
+            business_day=payment.business_day,
+            currency=payment.currency,
+            amount=payment.amount,
+            tenders=[TenderOut.model_validate(t) for t in payment.tenders],
+            settled=settled,
+            credit=credit,
+        )
