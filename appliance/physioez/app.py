@@ -34,6 +34,7 @@ from physioez.core.web.shell_api import api as shell_api
 from physioez.reception import jobs as reception_jobs
 from physioez.reception.api import api as reception_api
 from physioez.reception.api_inquiries import api as inquiries_api
+from physioez.sync import schema as sync_schema
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 # Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
@@ -47,6 +48,8 @@ def all_migrations() -> list[Migration]:
     migrations = list(schema.MIGRATIONS)
     for module in MODULES:
         migrations.extend(module.MIGRATIONS)
+    # Replication's local state: the branch's ack position and the outbox's record index.
+    migrations.extend(sync_schema.MIGRATIONS)
     return migrations
 
 

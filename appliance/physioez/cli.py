@@ -59,6 +59,7 @@ def serve(host: str | None, port: int | None) -> None:
 
         def load(self):
             import atexit
+            import logging
 
             from physioez.app import create_app, module_jobs
             from physioez.core.scheduler import start_scheduler
@@ -67,6 +68,17 @@ def serve(host: str | None, port: int | None) -> None:
             # Background jobs live exactly as long as the serving worker.
             scheduler = start_scheduler(settings, module_jobs(settings))
             atexit.register(scheduler.shutdown, wait=False)
+            if settings.sync.enabled:
+                from physioez.sync import runtime
+
+                # Replication, like the jobs, runs in the serving worker and stops with it. A
+                # mistake in its settings must not stop the clinic: it works without head office.
+                try:
+                    publisher = runtime.start_publisher(settings)
+                except runtime.SyncConfigError as exc:
+                    logging.getLogger("physioez.sync").error("replication is off: %s", exc)
+                else:
+                    atexit.register(publisher.stop)
             return app
 
     click.echo(f"PhysioEZ {__version__} serving on http://{bind}/", err=True)
@@ -383,3 +395,134 @@ p {{ margin: 3mm 0 0; }}
 <p>Sample amount: ₹1,25,000.00</p>
 <p>If you can read this, PhysioEZ can print here.</p>
 </body></html>"""
+
+
+# --- replication to head office ----------------------------------------------------------------
+
+
+@main.group("sync")
+def sync_group() -> None:
+    """Replication to head office: keys, status, digests."""
+
+
+@sync_group.command("keys")
+def sync_keys() -> None:
+    """Print this branch's public signing key, for head office's registry."""
+    from physioez.sync import envelope, runtime
+
+    settings = _settings()
+    key = runtime.branch_signing_key(settings.paths.data_dir)
+    click.echo(f"branch {settings.branch.id}")
+    click.echo(f"verify key {envelope.encode_key(key.verify_key)}")
+    click.echo(
+        f"At head office: physioez sync register-branch {settings.branch.id} "
+        f"{envelope.encode_key(key.verify_key)}"
+    )
+
+
+@sync_group.command("status")
+def sync_status() -> None:
+    """How far head office has acknowledged this branch's changes."""
+    from physioez.sync import state
+
+    _boot()
+    acked, last = state.acked_seq(), state.last_seq()
+    click.echo(f"outbox last seq {last}; head office has acknowledged up to {acked}")
+    click.echo(f"waiting to be acknowledged: {last - acked} changes")
+
+
+@sync_group.command("hq-key")
+def sync_hq_key() -> None:
+    """(Head office) print the public key every branch seals its batches to."""
+    from physioez.sync import envelope, runtime
+
+    settings = _settings()
+    key = runtime.hq_private_key(settings.hq.private_key_file)
+    click.echo(envelope.encode_key(key.public_key))
+
+
+@sync_group.command("register-branch")
+@click.argument("branch")
+@click.argument("verify_key")
+def sync_register_branch(branch: str, verify_key: str) -> None:
+    """(Head office) accept batches from BRANCH signed with VERIFY_KEY."""
+    from physioez.sync import envelope, hq_store, runtime
+
+    settings = _settings()
+    try:
+        envelope.verify_key(verify_key)
+    except Exception:
+        raise click.ClickException("That is not a verify key (copy it from 'sync keys').") from None
+    connection = _hq_connection(settings, runtime)
+    hq_store.create_schema(connection)
+    hq_store.register_branch(connection, branch, verify_key)
+    click.echo(f"Branch {branch} registered.")
+
+
+@sync_group.command("verify")
+@click.option("--branch", help="Branch to compare (default: this branch).")
+def sync_verify(branch: str | None) -> None:
+    """Compare this branch's per-table digests with head office's; exit 1 on a difference."""
+    from physioez.sync import hq_store, runtime, state
+
+    settings = _boot()
+    ours = state.branch_digests()
+    theirs = hq_store.hq_digests(_hq_connection(settings, runtime), branch or settings.branch.id)
+    differ = False
+    for table in sorted(set(ours) | set(theirs)):
+        mine, hq = ours.get(table), theirs.get(table)
+        same = mine == hq
+        differ |= not same
+        click.echo(
+            f"{'same' if same else 'DIFF'}  {table:24} branch {mine.count if mine else 0:>7}"
+            f"  head office {hq.count if hq else 0:>7}"
+        )
+    if differ:
+        raise SystemExit(1)
+
+
+def _hq_connection(settings: Settings, runtime):
+    try:
+        return runtime.hq_mysql(settings).connect()
+    except runtime.SyncConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        raise click.ClickException(f"Cannot reach head office's MySQL: {exc}") from None
+
+
+@main.command("hq-ingest")
+@click.option("--instance", default="", help="Name of this instance (default: host and pid).")
+def hq_ingest(instance: str) -> None:
+    """(Head office) apply every branch's batches to MySQL until stopped (Ctrl+C, SIGTERM)."""
+    import contextlib
+    import os
+    import signal
+    import socket
+    import threading
+
+    from physioez.sync import hq_store, runtime
+    from physioez.sync.ingest import HqIngest
+
+    settings = _settings()
+    try:
+        mysql = runtime.hq_mysql(settings)
+        broker = runtime.hq_broker(settings)
+    except runtime.SyncConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    connection = _hq_connection(settings, runtime)
+    hq_store.create_schema(connection)
+    connection.close()
+    name = instance or f"{socket.gethostname()}-{os.getpid()}"
+    ingest = HqIngest(
+        instance=name,
+        hq_private_key=runtime.hq_private_key(settings.hq.private_key_file),
+        broker=broker,
+        mysql=mysql,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    ingest.start()
+    click.echo(f"hq-ingest {name} running; Ctrl+C stops it", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    ingest.stop()

@@ -6,10 +6,11 @@ branch's audit log lacks, nor the other way round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from physioez.core.audit import Actor, record_mutation
-from physioez.core.db import require_transaction, write_transaction
+from physioez.core.db import after_commit, require_transaction, write_transaction
 from physioez.core.models import (
     BaseModel,
     OutboxEntry,
@@ -88,10 +89,26 @@ def _key(instance: BaseModel) -> str:
     return str(instance._pk)
 
 
+# Called after a transaction that wrote outbox rows commits: replication pushes at once.
+_outbox_listeners: list[Callable[[], None]] = []
+
+
+def on_outbox_commit(listener: Callable[[], None]) -> None:
+    if listener not in _outbox_listeners:
+        _outbox_listeners.append(listener)
+
+
+def _notify_outbox() -> None:
+    for listener in list(_outbox_listeners):
+        listener()
+
+
 def _enqueue(instance: BaseModel, operation: str) -> None:
     if not isinstance(instance, ReplicatedModel):
         return
     require_transaction("An outbox row")
+    if _outbox_listeners:
+        after_commit(_notify_outbox)
     entry = OutboxEntry(
         table_name=instance._meta.table_name,
         operation=operation,

@@ -269,6 +269,61 @@ class LoggingSettings(_Section):
     )
 
 
+class SyncSettings(_Section):
+    enabled: bool = Field(
+        False, description="Replicate this branch to head office over MQTT (off: stand-alone)."
+    )
+    broker_host: str = Field("localhost", description="Head office's MQTT broker.")
+    broker_port: int = Field(1883, ge=1, le=65535, description="MQTT port (8883 for TLS).")
+    username: str = Field(
+        "",
+        max_length=64,
+        description="Broker user name; empty: the branch id (as the ACL expects).",
+    )
+    password_file: Path = Field(
+        Path("/etc/physioez/sync-broker.password"),
+        description="Root-only file holding the broker password (never in this file).",
+    )
+    tls_ca: str = Field(
+        "", description="CA certificate file of the broker; set it and the link is TLS."
+    )
+    hq_public_key: str = Field(
+        "", description="Head office's public key (physioez sync hq-key prints it), base64."
+    )
+    batch_rows: int = Field(200, ge=1, le=1000, description="Most outbox rows in one batch.")
+    batch_kb: int = Field(256, ge=16, le=4096, description="Most KiB of rows in one batch.")
+    max_inflight: int = Field(
+        4, ge=1, le=32, description="Batches sent and not yet acknowledged by head office."
+    )
+    ack_timeout_seconds: int = Field(
+        10, ge=2, le=600, description="Resend from the last ack when none comes this long."
+    )
+
+
+class HqSettings(_Section):
+    mysql_host: str = Field("localhost", description="Head office MySQL / MariaDB host.")
+    mysql_port: int = Field(3306, ge=1, le=65535, description="MySQL port.")
+    mysql_user: str = Field("physioez", description="MySQL user of the ingest.")
+    mysql_password_file: Path = Field(
+        Path("/etc/physioez/hq-mysql.password"),
+        description="Root-only file holding the MySQL password.",
+    )
+    mysql_database: str = Field("physioez_hq", description="Head office database.")
+    broker_host: str = Field("localhost", description="The MQTT broker the branches publish to.")
+    broker_port: int = Field(1883, ge=1, le=65535, description="MQTT port (8883 for TLS).")
+    broker_username: str = Field("hq-ingest", description="Broker user of the ingest.")
+    broker_password_file: Path = Field(
+        Path("/etc/physioez/hq-broker.password"),
+        description="Root-only file holding the ingest's broker password.",
+    )
+    tls_ca: str = Field("", description="CA certificate file of the broker (TLS when set).")
+    private_key_file: Path = Field(
+        Path("/var/lib/physioez-hq/hq-box.key"),
+        description="Head office's private key (made on first use, 0600); batches are sealed "
+        "to its public half.",
+    )
+
+
 class Settings(_Section):
     branch: BranchSettings = BranchSettings()
     server: ServerSettings = ServerSettings()
@@ -278,6 +333,8 @@ class Settings(_Section):
     reception: ReceptionSettings = ReceptionSettings()
     billing: BillingSettings = BillingSettings()
     printing: PrintingSettings = PrintingSettings()
+    sync: SyncSettings = SyncSettings()
+    hq: HqSettings = HqSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -1,0 +1,209 @@
+"""Head office's MySQL: every branch's replicated records, and how far each branch is applied.
+
+Each batch is applied in one transaction that locks the branch's cursor row first, so two
+ingest instances given batches of the same branch take turns, a batch seen twice changes
+nothing, and the cursor can never move past a seq whose rows are not committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pymysql
+
+from physioez.sync import envelope, state
+
+HQ_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS branch_cursor (
+        branch_id VARCHAR(16) NOT NULL PRIMARY KEY,
+        applied_seq BIGINT NOT NULL DEFAULT 0,
+        updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+            ON UPDATE CURRENT_TIMESTAMP(6)
+    ) ENGINE=InnoDB""",
+    """CREATE TABLE IF NOT EXISTS branch_key (
+        branch_id VARCHAR(16) NOT NULL PRIMARY KEY,
+        verify_key VARCHAR(64) NOT NULL,
+        added_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    ) ENGINE=InnoDB""",
+    # One row per replicated record: its latest state as the branch wrote it. ``branch_id`` is
+    # the branch whose outbox carried it; ``origin_branch`` and ``hlc`` come from the record.
+    """CREATE TABLE IF NOT EXISTS replicated_row (
+        table_name VARCHAR(64) NOT NULL,
+        row_key VARCHAR(64) NOT NULL,
+        branch_id VARCHAR(16) NOT NULL,
+        hlc VARCHAR(64) NOT NULL,
+        deleted TINYINT NOT NULL DEFAULT 0,
+        row_json LONGTEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        PRIMARY KEY (table_name, row_key),
+        KEY replicated_row_branch (branch_id, table_name)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    """CREATE TABLE IF NOT EXISTS rejected_batch (
+        id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        topic VARCHAR(200) NOT NULL,
+        reason VARCHAR(40) NOT NULL,
+        detail VARCHAR(400) NOT NULL DEFAULT '',
+        received_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    ) ENGINE=InnoDB""",
+]
+
+# The newer state of a record wins by its HLC (fixed-width text, so string order is time
+# order); a tombstone stays a tombstone whatever arrives later. MySQL applies these left to
+# right and later ones see earlier results: ``hlc`` is set before ``deleted`` on purpose.
+_UPSERT = """
+INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, seq)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON DUPLICATE KEY UPDATE
+    row_json = IF(deleted = 0 AND VALUES(hlc) >= hlc, VALUES(row_json), row_json),
+    seq = IF(deleted = 0 AND VALUES(hlc) >= hlc, VALUES(seq), seq),
+    branch_id = IF(deleted = 0 AND VALUES(hlc) >= hlc, VALUES(branch_id), branch_id),
+    hlc = IF(deleted = 0 AND VALUES(hlc) >= hlc, VALUES(hlc), hlc),
+    deleted = IF(deleted = 0 AND VALUES(hlc) >= hlc, VALUES(deleted), deleted)
+"""
+
+
+@dataclass(frozen=True)
+class MySqlSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def connect(self) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database,
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=5,
+            read_timeout=30,
+            write_timeout=30,
+        )
+
+
+def create_schema(connection) -> None:
+    with connection.cursor() as cursor:
+        for ddl in HQ_SCHEMA:
+            cursor.execute(ddl)
+    connection.commit()
+
+
+def register_branch(connection, branch: str, verify_key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO branch_key (branch_id, verify_key) VALUES (%s, %s) "
+            "ON DUPLICATE KEY UPDATE verify_key = VALUES(verify_key)",
+            (branch, verify_key),
+        )
+    connection.commit()
+
+
+def branch_keys(connection) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT branch_id, verify_key FROM branch_key")
+        rows = cursor.fetchall()
+    connection.commit()
+    return {branch: envelope.verify_key(key) for branch, key in rows}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The batch is committed (or was already): ack ``applied_seq``."""
+
+    applied_seq: int
+    rows_written: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Rows before this batch are missing: ask the branch to resend from ``expected``."""
+
+    expected: int
+
+
+def apply_batch(
+    connection, batch: envelope.Batch, before_commit: Callable[[], None] | None = None
+) -> Applied | Gap:
+    """Apply ``batch`` exactly once; ``before_commit`` is a test seam for crashes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT IGNORE INTO branch_cursor (branch_id, applied_seq) VALUES (%s, 0)",
+            (batch.branch,),
+        )
+        cursor.execute(
+            "SELECT applied_seq FROM branch_cursor WHERE branch_id = %s FOR UPDATE",
+            (batch.branch,),
+        )
+        applied = int(cursor.fetchone()[0])
+        if batch.last_seq <= applied:
+            connection.commit()
+            return Applied(applied, 0)
+        if batch.first_seq > applied + 1:
+            connection.rollback()
+            return Gap(applied + 1)
+        fresh = [row for row in batch.rows if row["seq"] > applied]
+        cursor.executemany(
+            _UPSERT,
+            [
+                (
+                    row["table"],
+                    row["key"],
+                    batch.branch,
+                    row["hlc"],
+                    1 if row["op"] == "delete" else 0,
+                    json.dumps(row["row"], sort_keys=True, separators=(",", ":")),
+                    row["seq"],
+                )
+                for row in fresh
+            ],
+        )
+        cursor.execute(
+            "UPDATE branch_cursor SET applied_seq = %s WHERE branch_id = %s",
+            (batch.last_seq, batch.branch),
+        )
+        if before_commit is not None:
+            before_commit()
+    connection.commit()
+    return Applied(batch.last_seq, len(fresh))
+
+
+def record_rejection(connection, topic: str, reason: str, detail: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO rejected_batch (topic, reason, detail) VALUES (%s, %s, %s)",
+            (topic[:200], reason[:40], detail[:400]),
+        )
+    connection.commit()
+
+
+def applied_seq(connection, branch: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT applied_seq FROM branch_cursor WHERE branch_id = %s", (branch,))
+        row = cursor.fetchone()
+    connection.commit()
+    return int(row[0]) if row else 0
+
+
+def hq_digests(connection, branch: str) -> dict[str, state.TableDigest]:
+    """The same per-table digests as the branch computes, over what head office holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, row_key, row_json FROM replicated_row WHERE branch_id = %s",
+            (branch,),
+        )
+        by_table: dict[str, list[tuple[str, str]]] = {}
+        for table, key, row_json in cursor.fetchall():
+            by_table.setdefault(table, []).append((key, state.record_hash(row_json)))
+    connection.commit()
+    digests = {}
+    for table, pairs in by_table.items():
+        count, digest = state.fold(pairs)
+        digests[table] = state.TableDigest(table, count, digest)
+    return digests

@@ -1,0 +1,208 @@
+"""The branch publisher: the outbox, in order, to head office; delivered only when acked.
+
+It reads the outbox after the last acknowledged seq, cuts batches (at most ``batch_rows``
+rows or ``batch_bytes``), signs and seals each, and publishes it with QoS 1 to the branch's up
+topic, keeping at most ``max_inflight`` batches unacknowledged. Head office acks the highest
+seq it has committed to MySQL; only then does the branch count those rows as delivered. If no
+ack comes in ``ack_timeout_s`` (ingest down, MySQL down, a message lost), or head office asks
+for a resend, it starts again from the last ack: head office skips what it already has.
+A commit wakes it at once; a timer catches anything missed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from nacl.public import PublicKey
+from nacl.signing import SigningKey
+
+from physioez.sync import envelope, state
+from physioez.sync.mqtt import BrokerSettings, connect, new_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublisherStatus:
+    connected: bool
+    acked_seq: int
+    last_seq: int
+    inflight: int
+    last_ack_at: float | None
+    rejected_acks: int
+
+
+class BranchPublisher:
+    def __init__(
+        self,
+        *,
+        branch: str,
+        signing_key: SigningKey,
+        hq_public_key: PublicKey,
+        broker: BrokerSettings,
+        batch_rows: int = 200,
+        batch_bytes: int = 256 * 1024,
+        linger_s: float = 0.05,
+        max_inflight: int = 4,
+        ack_timeout_s: float = 10.0,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.branch = branch
+        self.signing_key = signing_key
+        self.hq_public_key = hq_public_key
+        self.broker = broker
+        self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
+        self.linger_s = linger_s
+        self.max_inflight = max_inflight
+        self.ack_timeout_s = ack_timeout_s
+        self.tick_s = tick_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._connected = False
+        self._next_seq = 1
+        self._inflight: deque[tuple[int, int, float]] = deque()  # first, last, sent at
+        self._last_ack_at: float | None = None
+        self._rejected_acks = 0
+        self._thread: threading.Thread | None = None
+        self._client = new_client(f"physioez-branch-{branch}", broker)
+        self._client.will_set(envelope.status_topic(branch), b"offline", qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._next_seq = state.acked_seq() + 1
+        connect(self._client, self.broker)
+        self._thread = threading.Thread(target=self._run, name="sync-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._connected:
+            self._client.publish(envelope.status_topic(self.branch), b"offline", 1, retain=True)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wake(self) -> None:
+        """Something was committed: push it now rather than at the next tick."""
+        self._wake.set()
+
+    def status(self) -> PublisherStatus:
+        with self._lock:
+            return PublisherStatus(
+                self._connected,
+                state.acked_seq(),
+                state.last_seq(),
+                len(self._inflight),
+                self._last_ack_at,
+                self._rejected_acks,
+            )
+
+    # -- MQTT callbacks (paho's network thread) -----------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the branch connection: %s", reason_code)
+            return
+        client.subscribe(envelope.ack_topic(self.branch), qos=1)
+        client.publish(envelope.status_topic(self.branch), b"online", qos=1, retain=True)
+        with self._lock:
+            self._connected = True
+            # Whatever was in flight may be lost with the connection: resend from the ack.
+            self._inflight.clear()
+            self._next_seq = state.acked_seq() + 1
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._lock:
+            self._connected = False
+        log.info("replication broker connection lost (%s); paho reconnects", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            answer = json.loads(message.payload)
+            branch = answer["branch"]
+        except (ValueError, KeyError, TypeError):
+            self._rejected_acks += 1
+            log.warning("unreadable message on the ack topic, ignored")
+            return
+        if branch != self.branch:
+            self._rejected_acks += 1
+            return
+        if "applied_seq" in answer:
+            acked = state.record_ack(int(answer["applied_seq"]))
+            with self._lock:
+                self._last_ack_at = time.monotonic()
+                while self._inflight and self._inflight[0][1] <= acked:
+                    self._inflight.popleft()
+                self._next_seq = max(self._next_seq, acked + 1)
+        if "resend_from" in answer:
+            start = int(answer["resend_from"])
+            with self._lock:
+                self._inflight.clear()
+                self._next_seq = max(start, state.acked_seq() + 1)
+        self._wake.set()
+
+    # -- the pump -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._pump()
+            except Exception:
+                # A bad moment (database busy, broker gone) must not end replication.
+                log.exception("replication publisher step failed; retrying at the next tick")
+
+    def _pump(self) -> None:
+        with self._lock:
+            if not self._connected:
+                return
+            if self._inflight and time.monotonic() - self._inflight[0][2] > self.ack_timeout_s:
+                log.info(
+                    "no ack for seq %s..%s: resending from the last ack", *self._inflight[0][:2]
+                )
+                self._inflight.clear()
+                self._next_seq = state.acked_seq() + 1
+        while not self._stop.is_set():
+            with self._lock:
+                if not self._connected or len(self._inflight) >= self.max_inflight:
+                    return
+                after = self._next_seq - 1
+            rows = state.pending_rows(after, self.batch_rows, self.batch_bytes)
+            if not rows:
+                return
+            if len(rows) < self.batch_rows and self.linger_s:
+                # A moment for the rest of a burst, so one commit of many rows is one batch.
+                time.sleep(self.linger_s)
+                rows = state.pending_rows(after, self.batch_rows, self.batch_bytes)
+            batch = envelope.Batch(
+                branch=self.branch,
+                first_seq=rows[0]["seq"],
+                last_seq=rows[-1]["seq"],
+                schema_version=envelope.SCHEMA_VERSION,
+                rows=rows,
+            )
+            payload = envelope.seal(batch, self.signing_key, self.hq_public_key)
+            info = self._client.publish(envelope.up_topic(self.branch), payload, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                return  # not connected after all; on_connect restarts from the ack
+            with self._lock:
+                self._inflight.append((batch.first_seq, batch.last_seq, time.monotonic()))
+                self._next_seq = batch.last_seq + 1

@@ -1,0 +1,112 @@
+"""Keys, secrets and the start of replication, from settings; for the server and the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+from physioez.core import records
+from physioez.core.settings import Settings
+from physioez.sync import envelope
+from physioez.sync.hq_store import MySqlSettings
+from physioez.sync.mqtt import BrokerSettings
+from physioez.sync.publisher import BranchPublisher
+
+
+class SyncConfigError(Exception):
+    """Replication cannot start as configured; the message says what to fix."""
+
+
+def _load_or_create_seed(path: Path) -> bytes:
+    """32 secret bytes in a root-only file, made on first use (never overwritten)."""
+    if path.exists():
+        seed = bytes.fromhex(path.read_text().strip())
+        if len(seed) != 32:
+            raise SyncConfigError(f"{path} does not hold a 32-byte key")
+        return seed
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    seed = os.urandom(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(seed.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return seed
+
+
+def branch_signing_key(data_dir: Path) -> SigningKey:
+    """The branch's Ed25519 key; head office registers its public half."""
+    return SigningKey(_load_or_create_seed(Path(data_dir) / "sync" / "branch-signing.key"))
+
+
+def hq_private_key(path: Path) -> PrivateKey:
+    return PrivateKey(_load_or_create_seed(Path(path)))
+
+
+def read_secret(path: Path, what: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SyncConfigError(f"Cannot read the {what} from {path}: {exc.strerror}.") from None
+
+
+def branch_broker(settings: Settings) -> BrokerSettings:
+    sync = settings.sync
+    return BrokerSettings(
+        host=sync.broker_host,
+        port=sync.broker_port,
+        username=sync.username or settings.branch.id,
+        password=read_secret(sync.password_file, "broker password"),
+        tls_ca=sync.tls_ca,
+    )
+
+
+def start_publisher(settings: Settings) -> BranchPublisher:
+    """Start replication for this branch, woken by every commit that writes the outbox."""
+    if not settings.sync.hq_public_key:
+        raise SyncConfigError(
+            "sync.hq_public_key is empty: ask head office for the output of "
+            "'physioez sync hq-key' and put it in the settings."
+        )
+    try:
+        hq_key = envelope.public_key(settings.sync.hq_public_key)
+    except Exception:
+        raise SyncConfigError("sync.hq_public_key is not a valid public key.") from None
+    publisher = BranchPublisher(
+        branch=settings.branch.id,
+        signing_key=branch_signing_key(settings.paths.data_dir),
+        hq_public_key=hq_key,
+        broker=branch_broker(settings),
+        batch_rows=settings.sync.batch_rows,
+        batch_bytes=settings.sync.batch_kb * 1024,
+        max_inflight=settings.sync.max_inflight,
+        ack_timeout_s=settings.sync.ack_timeout_seconds,
+    )
+    publisher.start()
+    records.on_outbox_commit(publisher.wake)
+    return publisher
+
+
+def hq_broker(settings: Settings) -> BrokerSettings:
+    hq = settings.hq
+    return BrokerSettings(
+        host=hq.broker_host,
+        port=hq.broker_port,
+        username=hq.broker_username,
+        password=read_secret(hq.broker_password_file, "broker password"),
+        tls_ca=hq.tls_ca,
+    )
+
+
+def hq_mysql(settings: Settings) -> MySqlSettings:
+    hq = settings.hq
+    return MySqlSettings(
+        host=hq.mysql_host,
+        port=hq.mysql_port,
+        user=hq.mysql_user,
+        password=read_secret(hq.mysql_password_file, "MySQL password"),
+        database=hq.mysql_database,
+    )
