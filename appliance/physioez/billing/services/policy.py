@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from physioez.billing.models import DayClose
 from physioez.core.audit import Actor
+from physioez.core.db import database
 from physioez.core.errors import Conflict
 from physioez.core.money import format_money
 from physioez.core.settings import Settings
@@ -68,7 +68,10 @@ class BillingPolicy:
 
 def ensure_day_open(day: date) -> None:
     """A closed day is locked: nothing new is dated on it, corrections go on a later day."""
-    if DayClose.select().where(DayClose.business_day == day).exists():
+    closed = database.execute_sql(
+        "SELECT 1 FROM day_close WHERE business_day = ?", (day.isoformat(),)
+    ).fetchone()
+    if closed:
         raise Conflict(
             f"{day:%d %b %Y} is closed. Record this on the next business day; "
             "corrections to a closed day are made as new entries."

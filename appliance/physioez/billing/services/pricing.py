@@ -15,6 +15,7 @@ from physioez.core import records
 from physioez.core.audit import Actor
 from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, InvalidInput, NotFound
+from physioez.core.models import fetch_by_id
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,23}$")
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
@@ -108,9 +109,12 @@ def set_price(
 
 
 def get_service(code: str) -> BillingService:
-    found = BillingService.get_or_none(
-        (BillingService.code == (code or "").strip().upper()) & BillingService.deleted_at.is_null()
-    )
+    # Every invoice line looks its service up: a keyed read, not a query built each time.
+    row = database.execute_sql(
+        "SELECT id FROM billing_service WHERE code = ? AND deleted_at IS NULL",
+        ((code or "").strip().upper(),),
+    ).fetchone()
+    found = fetch_by_id(BillingService, row[0]) if row else None
     if found is None:
         raise NotFound(f"{code or 'This service'} is not in the price list.", field="service_code")
     return found
@@ -174,10 +178,11 @@ def price_history(service: BillingService) -> list[BillingPrice]:
 
 
 def category_of(patient_id: str) -> str:
-    row = PatientCategory.get_or_none(
-        (PatientCategory.patient_id == patient_id) & PatientCategory.deleted_at.is_null()
-    )
-    return row.category if row else ""
+    row = database.execute_sql(
+        "SELECT category FROM patient_category WHERE patient_id = ? AND deleted_at IS NULL",
+        (patient_id,),
+    ).fetchone()
+    return row[0] if row else ""
 
 
 def set_category(actor: Actor, patient_id: str, category: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from physioez.core import directory
 from physioez.core.directory import PatientCard, PractitionerCard
-from physioez.core.models import Staff
+from physioez.core.models import Staff, fetch_by_id
 from physioez.reception.models import Patient, Practitioner
 from physioez.reception.services import patients
 
@@ -52,6 +52,13 @@ def _patient_card(patient: Patient) -> PatientCard:
 
 def patient_cards(ids: Sequence[str]) -> dict[str, PatientCard]:
     found: dict[str, PatientCard] = {}
+    if len(ids) <= 3:
+        # A checkout or a receipt names one patient: a keyed read, no query to build.
+        for patient_id in ids:
+            patient = fetch_by_id(Patient, patient_id)
+            if patient is not None:
+                found[patient.id] = _patient_card(patient)
+        return found
     # SQLite allows 999 parameters per statement; a day-end report can name more patients.
     for first in range(0, len(ids), 500):
         chunk = list(ids[first : first + 500])
