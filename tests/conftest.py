@@ -16,12 +16,15 @@ from physioez.core.models import Staff
 from physioez.core.settings import Settings
 
 # Shared fixtures: a small clinic for front-desk and billing tests, the system Chromium for
-# browsers, and a private CUPS server with PDF printers for printing.
+# browsers, a private CUPS server with PDF printers for printing, and private Mosquitto and
+# MariaDB servers for replication.
 pytest_plugins = [
     "tests.reception_fixtures",
     "tests.billing_fixtures",
     "tests.browser_support",
     "tests.cups_support",
+    "tests.mqtt_support",
+    "tests.mariadb_support",
 ]
 
 PASSWORD = "correct horse battery"
