@@ -98,6 +98,11 @@ def on_outbox_commit(listener: Callable[[], None]) -> None:
         _outbox_listeners.append(listener)
 
 
+def off_outbox_commit(listener: Callable[[], None]) -> None:
+    if listener in _outbox_listeners:
+        _outbox_listeners.remove(listener)
+
+
 def _notify_outbox() -> None:
     for listener in list(_outbox_listeners):
         listener()

@@ -150,6 +150,14 @@ class HqIngest:
             self._answer(batch.branch, {"resend_from": result.expected})
             return None
         self.counts["applied" if result.rows_written else "duplicate"] += 1
+        self.counts["rows"] += result.rows_written
+        if not result.rows_written:
+            log.info(
+                "batch %s..%s from %s already applied (a resend or a replay): skipped",
+                batch.first_seq,
+                batch.last_seq,
+                batch.branch,
+            )
         if self._before_ack is not None:
             self._before_ack(batch)
         self._answer(batch.branch, {"applied_seq": result.applied_seq})

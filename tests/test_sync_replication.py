@@ -1,0 +1,283 @@
+"""Replication end to end: the branch's SQLite, a real Mosquitto, head office's real MariaDB.
+
+Every scenario ends with head office holding what the branch holds (equal per-table digests),
+every seq applied once (rows written at head office == outbox rows), and the branch's acked
+seq at its last seq.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+from physioez.core import records
+from physioez.reception.services import patients
+from physioez.reception.services.patients import PatientDetails
+from physioez.sync import envelope, hq_store, state
+from physioez.sync.hq_store import MySqlSettings
+from physioez.sync.ingest import HqIngest
+from physioez.sync.mqtt import BrokerSettings, new_client
+from physioez.sync.publisher import BranchPublisher
+from tests.reception_fixtures import MONDAY
+
+pytestmark = pytest.mark.slow
+
+BRANCH = "TEST"  # the test settings' branch id
+PASSWORDS = {BRANCH: "branch-secret", "hq-ingest": "ingest-secret"}
+CANARY = "Zebulon Canarywala"
+CONVERGE_S = 40.0
+
+
+@dataclass
+class Chain:
+    broker: object
+    mysql: MySqlSettings
+    hq_key: PrivateKey
+    branch_key: SigningKey
+    publisher: BranchPublisher
+    ingests: list[HqIngest]
+
+    def broker_settings(self, user: str) -> BrokerSettings:
+        return BrokerSettings("127.0.0.1", self.broker.port, user, PASSWORDS[user], keepalive=5)
+
+    def add_ingest(self, name: str, **hooks) -> HqIngest:
+        ingest = HqIngest(
+            instance=name,
+            hq_private_key=self.hq_key,
+            broker=self.broker_settings("hq-ingest"),
+            mysql=self.mysql,
+            **hooks,
+        )
+        ingest.start()
+        self.ingests.append(ingest)
+        return ingest
+
+    def rows_written(self) -> int:
+        return sum(ingest.counts["rows"] for ingest in self.ingests)
+
+    def converge(self, timeout: float = CONVERGE_S) -> None:
+        """Wait until head office holds everything, each seq once, and the branch knows it."""
+        deadline = time.monotonic() + timeout
+        connection = self.mysql.connect()
+        try:
+            while True:
+                last = state.last_seq()
+                applied = hq_store.applied_seq(connection, BRANCH)
+                if applied == last and state.acked_seq() == last:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"not converged: outbox {last}, head office {applied}, "
+                        f"acked {state.acked_seq()}, ingest {[i.counts for i in self.ingests]}"
+                    )
+                self.publisher.wake()
+                time.sleep(0.1)
+            assert hq_store.hq_digests(connection, BRANCH) == state.branch_digests()
+        finally:
+            connection.close()
+        assert self.rows_written() == state.last_seq(), "a seq was applied twice or never"
+
+
+@pytest.fixture
+def chain(app, mosquitto, mariadb_shared) -> Iterator[Chain]:
+    broker = mosquitto(PASSWORDS)
+    mysql = MySqlSettings(**{k: v for k, v in mariadb_shared.params.items() if k != "charset"})
+    hq_key, branch_key = PrivateKey.generate(), SigningKey.generate()
+    connection = mysql.connect()
+    hq_store.create_schema(connection)
+    hq_store.register_branch(connection, BRANCH, envelope.encode_key(branch_key.verify_key))
+    connection.close()
+    publisher = BranchPublisher(
+        branch=BRANCH,
+        signing_key=branch_key,
+        hq_public_key=hq_key.public_key,
+        broker=BrokerSettings("127.0.0.1", broker.port, BRANCH, PASSWORDS[BRANCH], keepalive=5),
+        ack_timeout_s=2.0,
+        tick_s=0.2,
+    )
+    built = Chain(broker, mysql, hq_key, branch_key, publisher, [])
+    built.add_ingest("one")
+    publisher.start()
+    records.on_outbox_commit(publisher.wake)
+    try:
+        yield built
+    finally:
+        records.off_outbox_commit(publisher.wake)
+        publisher.stop()
+        for ingest in built.ingests:
+            ingest.stop()
+
+
+def register(actor, count: int, prefix: str = "Sync") -> None:
+    for n in range(count):
+        patients.register(
+            actor,
+            PatientDetails(
+                first_name=f"{prefix}{n}", last_name=CANARY.split()[1], phone=f"9{n:09d}"
+            ),
+            MONDAY,
+        )
+
+
+def raw_client(chain: Chain, user: str) -> paho.Client:
+    client = new_client(f"test-raw-{user}-{time.monotonic_ns()}", chain.broker_settings(user))
+    client.connect("127.0.0.1", chain.broker.port)
+    client.loop_start()
+    return client
+
+
+def test_changes_reach_head_office_once_and_the_broker_never_sees_a_name(chain, system_actor):
+    spy = raw_client(chain, "hq-ingest")  # a second, non-shared reader of every up topic
+    seen: list[bytes] = []
+    spy.on_message = lambda client, userdata, message: seen.append(bytes(message.payload))
+    spy.subscribe(f"{envelope.TOPIC_ROOT}/+/up", qos=1)
+    time.sleep(0.3)
+    register(system_actor, 1, prefix="Zebulon")
+    register(system_actor, 40)
+    chain.converge()
+    spy.loop_stop()
+    spy.disconnect()
+    assert seen, "the spy saw no batch"
+    assert not any(CANARY.split()[1].encode() in payload for payload in seen)
+    chain.broker.persist()
+    assert CANARY.split()[1].encode() not in chain.broker.db_file.read_bytes()
+
+
+def test_the_same_batch_delivered_three_times_is_applied_once(chain, system_actor):
+    register(system_actor, 5)
+    chain.converge()
+    rows = state.pending_rows(0, 200, 10**9)
+    batch = envelope.Batch(BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION, rows)
+    payload = envelope.seal(batch, chain.branch_key, chain.hq_key.public_key)
+    sender = raw_client(chain, BRANCH)
+    for _ in range(3):
+        sender.publish(envelope.up_topic(BRANCH), payload, qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while chain.ingests[0].counts["duplicate"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender.loop_stop()
+    sender.disconnect()
+    assert chain.ingests[0].counts["duplicate"] >= 3
+    chain.converge()
+
+
+def test_broker_killed_mid_stream(chain, system_actor):
+    writer = threading.Thread(target=register, args=(system_actor, 150))
+    writer.start()
+    time.sleep(0.3)
+    chain.broker.kill()
+    time.sleep(1.0)
+    chain.broker.start()
+    writer.join()
+    chain.converge()
+
+
+def test_mysql_down_for_a_while_then_back(chain, system_actor, mariadb_shared):
+    register(system_actor, 5)
+    chain.converge()
+    mariadb_shared.stop()
+    register(system_actor, 20)
+    time.sleep(2.5)  # the branch keeps working; head office cannot take anything
+    assert state.acked_seq() < state.last_seq()
+    mariadb_shared.start()
+    chain.converge()
+    assert chain.ingests[0].counts["mysql_unavailable"] >= 1
+
+
+def test_ingest_dies_after_commit_before_ack(chain, system_actor):
+    chain.ingests[0].stop()
+    chain.ingests.clear()
+    crashed = []
+
+    def crash_once(batch) -> None:
+        if not crashed:
+            crashed.append(batch.last_seq)
+            raise RuntimeError("ingest killed between commit and ack")
+
+    chain.add_ingest("fragile", before_ack=crash_once)
+    register(system_actor, 10)
+    chain.converge()
+    assert crashed, "the crash was never reached"
+    assert chain.ingests[0].counts["duplicate"] >= 1  # the resend found it committed
+
+
+def test_a_gap_asks_the_branch_to_resend(chain, system_actor):
+    register(system_actor, 3)
+    chain.converge()
+    chain.publisher.stop()  # nothing else in flight while we forge a gap
+    register(system_actor, 6)
+    rows = state.pending_rows(state.acked_seq() + 3, 200, 10**9)  # skips three seqs
+    batch = envelope.Batch(BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION, rows)
+    sender = raw_client(chain, BRANCH)
+    sender.publish(
+        envelope.up_topic(BRANCH),
+        envelope.seal(batch, chain.branch_key, chain.hq_key.public_key),
+        qos=1,
+    ).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while chain.ingests[0].counts["gap"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender.loop_stop()
+    sender.disconnect()
+    assert chain.ingests[0].counts["gap"] == 1
+    restarted = BranchPublisher(
+        branch=BRANCH,
+        signing_key=chain.branch_key,
+        hq_public_key=chain.hq_key.public_key,
+        broker=chain.broker_settings(BRANCH),
+        ack_timeout_s=2.0,
+        tick_s=0.2,
+    )
+    chain.publisher = restarted
+    restarted.start()
+    chain.converge()
+
+
+def test_forged_tampered_and_replayed_batches_are_refused_and_nothing_applied(chain, system_actor):
+    register(system_actor, 4)
+    chain.converge()
+    before = chain.rows_written()
+    rows = state.pending_rows(0, 200, 10**9)
+    batch = envelope.Batch(BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION, rows)
+    tampered = bytearray(envelope.seal(batch, chain.branch_key, chain.hq_key.public_key))
+    tampered[100] ^= 0x01
+    impostor = envelope.seal(batch, SigningKey.generate(), chain.hq_key.public_key)
+    replay = envelope.seal(batch, chain.branch_key, chain.hq_key.public_key)
+    sender = raw_client(chain, BRANCH)
+    for payload in (bytes(tampered), impostor, replay):
+        sender.publish(envelope.up_topic(BRANCH), payload, qos=1).wait_for_publish(5)
+    counts = chain.ingests[0].counts
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+        counts["rejected_unsealable"] and counts["rejected_bad_signature"] and counts["duplicate"]
+    ):
+        time.sleep(0.05)
+    sender.loop_stop()
+    sender.disconnect()
+    assert counts["rejected_unsealable"] == 1 and counts["rejected_bad_signature"] == 1
+    assert chain.rows_written() == before
+    connection = chain.mysql.connect()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reason FROM rejected_batch ORDER BY id")
+        assert [row[0] for row in cursor.fetchall()] == ["unsealable", "bad_signature"]
+    connection.close()
+    chain.converge()
+
+
+def test_two_ingest_instances_share_the_work(chain, system_actor):
+    second = chain.add_ingest("two")
+    time.sleep(0.5)
+    for _ in range(6):
+        register(system_actor, 15)
+        time.sleep(0.1)
+    chain.converge()
+    assert chain.ingests[0].counts["applied"] and second.counts["applied"], [
+        i.counts for i in chain.ingests
+    ]
