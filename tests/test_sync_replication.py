@@ -41,10 +41,20 @@ class Chain:
     mysql: MySqlSettings
     hq_key: PrivateKey
     branch_key: SigningKey
-    publisher: BranchPublisher
+    publisher: BranchPublisher | None
     ingests: list[HqIngest]
+    tls: bool = False
 
     def broker_settings(self, user: str) -> BrokerSettings:
+        if self.tls:
+            return BrokerSettings(
+                "127.0.0.1",
+                self.broker.tls_port,
+                user,
+                PASSWORDS[user],
+                tls_ca=str(self.broker.ca_file),
+                keepalive=5,
+            )
         return BrokerSettings("127.0.0.1", self.broker.port, user, PASSWORDS[user], keepalive=5)
 
     def add_ingest(self, name: str, **hooks) -> HqIngest:
@@ -85,34 +95,52 @@ class Chain:
         assert self.rows_written() == state.last_seq(), "a seq was applied twice or never"
 
 
-@pytest.fixture
-def chain(app, mosquitto, mariadb_shared) -> Iterator[Chain]:
-    broker = mosquitto(PASSWORDS)
+def build_chain(mosquitto, mariadb_shared, *, tls: bool = False) -> Chain:
+    broker = mosquitto(PASSWORDS, tls=tls)
     mysql = MySqlSettings(**{k: v for k, v in mariadb_shared.params.items() if k != "charset"})
     hq_key, branch_key = PrivateKey.generate(), SigningKey.generate()
     connection = mysql.connect()
     hq_store.create_schema(connection)
     hq_store.register_branch(connection, BRANCH, envelope.encode_key(branch_key.verify_key))
     connection.close()
-    publisher = BranchPublisher(
+    built = Chain(broker, mysql, hq_key, branch_key, None, [], tls)
+    built.publisher = BranchPublisher(
         branch=BRANCH,
         signing_key=branch_key,
         hq_public_key=hq_key.public_key,
-        broker=BrokerSettings("127.0.0.1", broker.port, BRANCH, PASSWORDS[BRANCH], keepalive=5),
+        broker=built.broker_settings(BRANCH),
         ack_timeout_s=2.0,
         tick_s=0.2,
     )
-    built = Chain(broker, mysql, hq_key, branch_key, publisher, [])
     built.add_ingest("one")
-    publisher.start()
-    records.on_outbox_commit(publisher.wake)
+    built.publisher.start()
+    records.on_outbox_commit(built.publisher.wake)
+    return built
+
+
+def tear_down(built: Chain) -> None:
+    records.off_outbox_commit(built.publisher.wake)
+    built.publisher.stop()
+    for ingest in built.ingests:
+        ingest.stop()
+
+
+@pytest.fixture
+def chain(app, mosquitto, mariadb_shared) -> Iterator[Chain]:
+    built = build_chain(mosquitto, mariadb_shared)
     try:
         yield built
     finally:
-        records.off_outbox_commit(publisher.wake)
-        publisher.stop()
-        for ingest in built.ingests:
-            ingest.stop()
+        tear_down(built)
+
+
+@pytest.fixture
+def tls_chain(app, mosquitto, mariadb_shared) -> Iterator[Chain]:
+    built = build_chain(mosquitto, mariadb_shared, tls=True)
+    try:
+        yield built
+    finally:
+        tear_down(built)
 
 
 def register(actor, count: int, prefix: str = "Sync") -> None:
@@ -127,8 +155,9 @@ def register(actor, count: int, prefix: str = "Sync") -> None:
 
 
 def raw_client(chain: Chain, user: str) -> paho.Client:
-    client = new_client(f"test-raw-{user}-{time.monotonic_ns()}", chain.broker_settings(user))
-    client.connect("127.0.0.1", chain.broker.port)
+    settings = chain.broker_settings(user)
+    client = new_client(f"test-raw-{user}-{time.monotonic_ns()}", settings)
+    client.connect("127.0.0.1", settings.port)
     client.loop_start()
     return client
 
@@ -281,3 +310,38 @@ def test_two_ingest_instances_share_the_work(chain, system_actor):
     assert chain.ingests[0].counts["applied"] and second.counts["applied"], [
         i.counts for i in chain.ingests
     ]
+
+
+def test_replication_over_tls_with_the_clinics_ca(tls_chain, system_actor):
+    register(system_actor, 12)
+    tls_chain.converge()
+
+
+def test_a_batch_of_an_unknown_schema_version_is_held_not_acked(chain, system_actor):
+    register(system_actor, 2)
+    chain.converge()
+    before = chain.rows_written()
+    rows = state.pending_rows(0, 200, 10**9)
+    future = envelope.Batch(
+        BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION + 1, rows
+    )
+    sender = raw_client(chain, BRANCH)
+    acks: list[bytes] = []
+    watcher = raw_client(chain, BRANCH)
+    watcher.on_message = lambda client, userdata, message: acks.append(bytes(message.payload))
+    watcher.subscribe(envelope.ack_topic(BRANCH), qos=1)
+    time.sleep(0.3)
+    sender.publish(
+        envelope.up_topic(BRANCH),
+        envelope.seal(future, chain.branch_key, chain.hq_key.public_key),
+        qos=1,
+    ).wait_for_publish(5)
+    deadline = time.monotonic() + 10
+    while not chain.ingests[0].counts["unknown_schema"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for client in (sender, watcher):
+        client.loop_stop()
+        client.disconnect()
+    assert chain.ingests[0].counts["unknown_schema"] == 1
+    assert acks == [] and chain.rows_written() == before
