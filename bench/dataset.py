@@ -609,7 +609,6 @@ BILLING_SERVICES = (
 )
 SENIOR_CODES = ("PT30", "GR30")
 PRODUCT_CODES = ("TAPE", "BAND", "KNEE")
-INSURERS = ("Star Health", "HDFC ERGO", "Niva Bupa", "ICICI Lombard", "Care Health")
 REPLICATED = "id, origin_branch, hlc, version, created_at, updated_at, deleted_at, "
 # Parents before children: the foreign keys are checked as rows go in.
 BILLING_COLUMNS = {
@@ -677,11 +676,13 @@ class BillingHistory:
         from physioez.billing.services import ledger, numbering
         from physioez.core.models import canonical_json
         from physioez.core.money import percent_of
+        from physioez.demo_billing import tender_reference
 
         self.b = b
         self.rng = random.Random(b.p.seed + 7)
         self.ledger, self.numbering = ledger, numbering
         self.json, self.percent_of = canonical_json, percent_of
+        self.reference = tender_reference  # references written as the demo's desk writes them
         offset = b.zone.utcoffset(datetime(2020, 1, 1))
         self.offset_ms = int(offset.total_seconds() * 1000)  # the branch zone keeps no DST
         self._days: dict[int, date] = {}
@@ -849,23 +850,16 @@ class BillingHistory:
         # Cash gives way to UPI over the years; cards, bank transfers and insurers stay.
         weights = (65 - 45 * share, 5 + 50 * share, 17, 3, 5)
         mode = rng.choices(("cash", "upi", "card", "bank", "insurance"), weights=weights)[0]
+        day = self.day_of(ms)
         if amount >= 20000 and rng.random() < 0.04:  # Split: half in cash, the rest by UPI.
             cash = amount // 2 // 10000 * 10000
-            tenders = [self.tender("cash", cash), self.tender("upi", amount - cash)]
+            tenders = [self.tender("cash", cash, day), self.tender("upi", amount - cash, day)]
         else:
-            tenders = [self.tender(mode, amount)]
+            tenders = [self.tender(mode, amount, day)]
         return Doc(ms, "payment", invoice=invoice, tenders=tenders, clerk=clerk)
 
-    def tender(self, mode: str, amount: int) -> dict:
-        rng = self.rng
-        reference = {
-            "cash": "",
-            "upi": f"UPI {rng.randrange(10**11, 10**12)}",
-            "card": f"Card xx{rng.randrange(1000, 10000)}, approval {rng.randrange(10**5, 10**6)}",
-            "bank": f"NEFT UTR {rng.randrange(10**11, 10**12)}",
-            "insurance": f"{rng.choice(INSURERS)} claim CL{rng.randrange(10**7, 10**8)}",
-        }[mode]
-        return {"mode": mode, "amount": amount, "reference": reference}
+    def tender(self, mode: str, amount: int, day: date) -> dict:
+        return {"mode": mode, "amount": amount, "reference": self.reference(self.rng, mode, day)}
 
     # the rows ---------------------------------------------------------------------------------
 

@@ -460,15 +460,21 @@ class _DemoDesk:
 
     def tender(self, mode: str, amount: int, day: date) -> Tender:
         self.modes_used.add(mode)
-        rng = self.rng
-        reference = {
-            "cash": "",
-            "upi": f"UPI {rng.randrange(10**11, 10**12)}",
-            "card": f"Card xx{rng.randrange(1000, 10000)}, approval {rng.randrange(10**5, 10**6)}",
-            "bank": f"NEFT UTR HDFCN{day:%Y%m%d}{rng.randrange(10**5, 10**6)}",
-            "insurance": f"{rng.choice(INSURERS)} claim CL{rng.randrange(10**7, 10**8)}",
-        }[mode]
-        return Tender(mode, amount, reference)
+        return Tender(mode, amount, tender_reference(self.rng, mode, day))
+
+
+def tender_reference(rng: random.Random, mode: str, day: date) -> str:
+    """A payment's reference as the desk notes it: the UPI transaction number, the card's last
+    digits and approval code, the bank transfer's UTR, the insurer's claim; cash has none."""
+    if mode == "upi":
+        return f"UPI {rng.randrange(10**11, 10**12)}"
+    if mode == "card":
+        return f"Card xx{rng.randrange(1000, 10000)}, approval {rng.randrange(10**5, 10**6)}"
+    if mode == "bank":
+        return f"NEFT UTR HDFCN{day:%Y%m%d}{rng.randrange(10**5, 10**6)}"
+    if mode == "insurance":
+        return f"{rng.choice(INSURERS)} claim CL{rng.randrange(10**7, 10**8)}"
+    return ""
 
 
 def _part(amount: int) -> int:
