@@ -46,12 +46,14 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
         "Roles",
         "API tokens",
         "Audit log",
+        "Replication",
     ]
     assert nav_labels(client_for("it_admin").get("/profile").data) == [
         "Staff",
         "Roles",
         "API tokens",
         "Audit log",
+        "Replication",
     ]
     assert nav_labels(client_for("therapist").get("/profile").data) == [
         "Today",

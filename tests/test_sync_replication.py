@@ -345,3 +345,18 @@ def test_a_batch_of_an_unknown_schema_version_is_held_not_acked(chain, system_ac
         client.disconnect()
     assert chain.ingests[0].counts["unknown_schema"] == 1
     assert acks == [] and chain.rows_written() == before
+
+
+def test_the_replication_page_shows_the_link_and_what_waits(chain, app, client_for, system_actor):
+    app.extensions["physioez_sync"] = chain.publisher
+    try:
+        # Signing staff in writes their accounts too: make them before the waiting count.
+        it_admin, desk = client_for("it_admin"), client_for("receptionist")
+        register(system_actor, 3)
+        chain.converge()
+        page = it_admin.get("/system/replication").data.decode()
+        assert 'data-testid="sync-connected">Connected<' in page
+        assert 'data-testid="sync-waiting">0<' in page
+        assert desk.get("/system/replication").status_code == 403
+    finally:
+        app.extensions.pop("physioez_sync")

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from flask import Flask
 
-from physioez import admin, billing, reception
+from physioez import admin, billing, reception, sync
 from physioez.admin.api import api as admin_api
 from physioez.billing.api import api as billing_api
 from physioez.core import background, identity, schema
@@ -34,22 +34,19 @@ from physioez.core.web.shell_api import api as shell_api
 from physioez.reception import jobs as reception_jobs
 from physioez.reception.api import api as reception_api
 from physioez.reception.api_inquiries import api as inquiries_api
-from physioez.sync import schema as sync_schema
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 # Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
 SOCKETIO_CLIENT = "vendor/socket.io.min.js"
 
 # Order matters for navigation: the front desk comes first for the people who use it most.
-MODULES: tuple[ModuleType, ...] = (reception, billing, admin)
+MODULES: tuple[ModuleType, ...] = (reception, billing, admin, sync)
 
 
 def all_migrations() -> list[Migration]:
     migrations = list(schema.MIGRATIONS)
     for module in MODULES:
         migrations.extend(module.MIGRATIONS)
-    # Replication's local state: the branch's ack position and the outbox's record index.
-    migrations.extend(sync_schema.MIGRATIONS)
     return migrations
 
 

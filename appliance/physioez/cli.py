@@ -78,6 +78,7 @@ def serve(host: str | None, port: int | None) -> None:
                 except runtime.SyncConfigError as exc:
                     logging.getLogger("physioez.sync").error("replication is off: %s", exc)
                 else:
+                    app.extensions["physioez_sync"] = publisher
                     atexit.register(publisher.stop)
             return app
 

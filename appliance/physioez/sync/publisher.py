@@ -17,15 +17,24 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import ClassVar
 
 import paho.mqtt.client as paho
 from nacl.public import PublicKey
 from nacl.signing import SigningKey
 
+from physioez.core.events import DomainEvent, bus
 from physioez.sync import envelope, state
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplicationChanged(DomainEvent):
+    """Connected, disconnected or acknowledged: the replication page redraws itself."""
+
+    name: ClassVar[str] = "replication.changed"
 
 
 @dataclass
@@ -72,6 +81,7 @@ class BranchPublisher:
         self._last_ack_at: float | None = None
         self._rejected_acks = 0
         self._thread: threading.Thread | None = None
+        self._announced_at = 0.0
         self._client = new_client(f"physioez-branch-{branch}", broker)
         self._client.will_set(envelope.status_topic(branch), b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
@@ -111,6 +121,14 @@ class BranchPublisher:
                 self._rejected_acks,
             )
 
+    def _announce(self, force: bool = False) -> None:
+        """Tell the IT person's screens, at most once a second (acks can come many a second)."""
+        now = time.monotonic()
+        if not force and now - self._announced_at < 1.0:
+            return
+        self._announced_at = now
+        bus.publish(ReplicationChanged(branch=self.branch, audience_roles=("it_admin", "owner")))
+
     # -- MQTT callbacks (paho's network thread) -----------------------------------------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -125,11 +143,13 @@ class BranchPublisher:
             self._inflight.clear()
             self._next_seq = state.acked_seq() + 1
         self._wake.set()
+        self._announce(force=True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             self._connected = False
         log.info("replication broker connection lost (%s); paho reconnects", reason_code)
+        self._announce(force=True)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
@@ -149,6 +169,7 @@ class BranchPublisher:
                 while self._inflight and self._inflight[0][1] <= acked:
                     self._inflight.popleft()
                 self._next_seq = max(self._next_seq, acked + 1)
+            self._announce()
         if "resend_from" in answer:
             start = int(answer["resend_from"])
             with self._lock:
