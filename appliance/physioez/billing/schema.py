@@ -188,4 +188,11 @@ CREATE TABLE expense (
 CREATE INDEX expense_day ON expense (business_day);
 """,
     ),
+    Migration(
+        "billing.0003_package_use_day",
+        """
+-- The revenue report and the Z-report sum a day's or a month's pack sessions.
+CREATE INDEX package_use_day ON package_use (business_day);
+""",
+    ),
 ]
