@@ -191,6 +191,16 @@ class BranchPublisher:
                 # A bad moment (database busy, broker gone) must not end replication.
                 log.exception("replication publisher step failed; retrying at the next tick")
 
+    def _linger(self, deadline: float) -> None:
+        # Woken by commits and acks; a wake cleared here is for rows committed before the
+        # caller reads the outbox again, so none is lost.
+        while (left := deadline - time.monotonic()) > 0 and not self._stop.is_set():
+            with self._lock:
+                if not self._inflight:
+                    return
+            self._wake.clear()
+            self._wake.wait(left)
+
     def _pump(self) -> None:
         with self._lock:
             if not self._connected:
@@ -206,12 +216,16 @@ class BranchPublisher:
                 if not self._connected or len(self._inflight) >= self.max_inflight:
                     return
                 after = self._next_seq - 1
+                busy = bool(self._inflight)
             rows = state.pending_rows(after, self.batch_rows, self.batch_bytes)
             if not rows:
                 return
-            if len(rows) < self.batch_rows and self.linger_s:
-                # A moment for the rest of a burst, so one commit of many rows is one batch.
-                time.sleep(self.linger_s)
+            if len(rows) < self.batch_rows and self.linger_s and busy:
+                # Like Nagle's algorithm: an idle link sends a short batch at once (a commit
+                # wakes us after all its rows are in the outbox); while a batch is unacked, a
+                # short one waits for its ack, at most linger_s, gathering the commits made
+                # meanwhile, so a busy branch sends fewer, fuller batches.
+                self._linger(time.monotonic() + self.linger_s)
                 rows = state.pending_rows(after, self.batch_rows, self.batch_bytes)
             batch = envelope.Batch(
                 branch=self.branch,
