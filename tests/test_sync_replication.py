@@ -357,6 +357,48 @@ def test_the_replication_page_shows_the_link_and_what_waits(chain, app, client_f
         page = it_admin.get("/system/replication").data.decode()
         assert 'data-testid="sync-connected">Connected<' in page
         assert 'data-testid="sync-waiting">0<' in page
+        asked = it_admin.post("/system/replication/check", follow_redirects=True)
+        assert b"Asked head office for its digests" in asked.data
+        assert wait_for_check(chain.publisher, 0).differing == ()
+        assert "Everything matches" in it_admin.get("/system/replication").data.decode()
         assert desk.get("/system/replication").status_code == 403
     finally:
         app.extensions.pop("physioez_sync")
+
+
+def wait_for_check(publisher: BranchPublisher, since: float, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check = publisher.status().last_check
+        if check is not None and check.checked_at > since:
+            return check
+        time.sleep(0.05)
+    raise AssertionError("head office never answered the digest request")
+
+
+def test_anti_entropy_finds_and_repairs_what_head_office_lost(chain, system_actor):
+    register(system_actor, 12)
+    chain.converge()
+    started = time.monotonic()
+    assert chain.publisher.check_with_head_office()
+    assert wait_for_check(chain.publisher, started).differing == ()
+    connection = chain.mysql.connect()
+    with connection.cursor() as cursor:
+        # Head office loses one record and another is altered behind replication's back.
+        cursor.execute(
+            "DELETE FROM replicated_row WHERE table_name = 'patient' ORDER BY row_key LIMIT 1"
+        )
+        cursor.execute(
+            "UPDATE replicated_row SET row_json = REPLACE(row_json, 'Sync3', 'Sync3x') "
+            "WHERE table_name = 'patient'"
+        )
+    connection.commit()
+    connection.close()
+    started = time.monotonic()
+    assert chain.publisher.check_with_head_office()
+    check = wait_for_check(chain.publisher, started)
+    assert [table for table, _ in check.differing] == ["patient"] and check.resent_rows >= 12
+    chain.converge()
+    started = time.monotonic()
+    assert chain.publisher.check_with_head_office()
+    assert wait_for_check(chain.publisher, started).differing == ()

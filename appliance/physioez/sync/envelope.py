@@ -78,7 +78,24 @@ class Batch:
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def seal(batch: Batch, signing_key: SigningKey, hq_public_key: PublicKey) -> bytes:
+@dataclass(frozen=True)
+class DigestRequest:
+    """The branch asks head office for its per-month digests, once it has applied ``as_of_seq``."""
+
+    branch: str
+    as_of_seq: int
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "protocol": PROTOCOL,
+            "kind": "digest_request",
+            "branch": self.branch,
+            "as_of_seq": self.as_of_seq,
+        }
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def seal(batch: Batch | DigestRequest, signing_key: SigningKey, hq_public_key: PublicKey) -> bytes:
     signed = signing_key.sign(zlib.compress(batch.to_bytes(), 6))
     return SealedBox(hq_public_key).encrypt(bytes(signed))
 
@@ -89,7 +106,20 @@ def open_batch(
     branch_keys: dict[str, VerifyKey],
     topic_branch: str | None,
 ) -> Batch:
-    """Open, verify and check where a batch came from; raises :class:`Rejected`."""
+    """Open a message that must be a batch; raises :class:`Rejected`."""
+    opened = open_message(payload, hq_private_key, branch_keys, topic_branch)
+    if not isinstance(opened, Batch):
+        raise Rejected("malformed", "not a batch")
+    return opened
+
+
+def open_message(
+    payload: bytes,
+    hq_private_key: PrivateKey,
+    branch_keys: dict[str, VerifyKey],
+    topic_branch: str | None,
+) -> Batch | DigestRequest:
+    """Open, verify and check where a message came from; raises :class:`Rejected`."""
     try:
         signed = SealedBox(hq_private_key).decrypt(payload)
     except CryptoError:
@@ -113,6 +143,11 @@ def open_batch(
         raise Rejected("wrong_topic", f"{claimed}'s batch on {topic_branch}'s topic")
     if body.get("protocol") != PROTOCOL:
         raise Rejected("protocol", repr(body.get("protocol")))
+    if body.get("kind") == "digest_request":
+        try:
+            return DigestRequest(claimed, int(body["as_of_seq"]))
+        except (KeyError, TypeError, ValueError):
+            raise Rejected("malformed") from None
     try:
         batch = Batch(
             branch=claimed,

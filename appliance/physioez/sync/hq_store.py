@@ -207,3 +207,15 @@ def hq_digests(connection, branch: str) -> dict[str, state.TableDigest]:
         count, digest = state.fold(pairs)
         digests[table] = state.TableDigest(table, count, digest)
     return digests
+
+
+def hq_buckets(connection, branch: str) -> state.Buckets:
+    """Head office's per-table, per-month digests of one branch's records."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, row_key, row_json FROM replicated_row WHERE branch_id = %s",
+            (branch,),
+        )
+        records = [(table, key, state.record_hash(row_json)) for table, key, row_json in cursor]
+    connection.commit()
+    return state.fold_buckets(records)

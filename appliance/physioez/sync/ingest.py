@@ -120,7 +120,7 @@ class HqIngest:
     def _handle(self, topic: str, payload: bytes) -> None:
         topic_branch = envelope.branch_of_topic(topic)
         try:
-            batch = envelope.open_batch(
+            batch = envelope.open_message(
                 payload, self.hq_private_key, self._branch_keys(), topic_branch
             )
         except envelope.Rejected as first:
@@ -128,11 +128,13 @@ class HqIngest:
                 return self._reject(topic, first)
             # A branch registered since the keys were read: look again once.
             try:
-                batch = envelope.open_batch(
+                batch = envelope.open_message(
                     payload, self.hq_private_key, self._branch_keys(force=True), topic_branch
                 )
             except envelope.Rejected as again:
                 return self._reject(topic, again)
+        if isinstance(batch, envelope.DigestRequest):
+            return self._answer_digests(batch)
         if batch.schema_version not in (envelope.SCHEMA_VERSION, envelope.SCHEMA_VERSION - 1):
             # Held, not acked: the branch keeps resending until head office is upgraded.
             self.counts["unknown_schema"] += 1
@@ -162,6 +164,27 @@ class HqIngest:
             self._before_ack(batch)
         self._answer(batch.branch, {"applied_seq": result.applied_seq})
         return None
+
+    def _answer_digests(self, request: envelope.DigestRequest) -> None:
+        """Digests are comparable only at the same point of the stream: answer when head office
+        has applied exactly what the branch had sent when it asked."""
+        self.counts["digest_requests"] += 1
+        connection = self._db()
+        applied = hq_store.applied_seq(connection, request.branch)
+        if applied != request.as_of_seq:
+            self._answer(request.branch, {"digests_not_ready": applied})
+            return
+        buckets = hq_store.hq_buckets(connection, request.branch)
+        self._answer(
+            request.branch,
+            {
+                "as_of_seq": applied,
+                "digests": {
+                    table: {bucket: list(value) for bucket, value in months.items()}
+                    for table, months in buckets.items()
+                },
+            },
+        )
 
     def _reject(self, topic: str, rejected: envelope.Rejected) -> None:
         self.counts[f"rejected_{rejected.reason}"] += 1

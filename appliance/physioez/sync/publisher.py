@@ -37,6 +37,16 @@ class ReplicationChanged(DomainEvent):
     name: ClassVar[str] = "replication.changed"
 
 
+@dataclass(frozen=True)
+class DigestCheck:
+    """The last comparison with head office: when, at which seq, which months differed."""
+
+    checked_at: float
+    as_of_seq: int
+    differing: tuple[tuple[str, str], ...]
+    resent_rows: int
+
+
 @dataclass
 class PublisherStatus:
     connected: bool
@@ -45,6 +55,7 @@ class PublisherStatus:
     inflight: int
     last_ack_at: float | None
     rejected_acks: int
+    last_check: DigestCheck | None = None
 
 
 class BranchPublisher:
@@ -61,6 +72,7 @@ class BranchPublisher:
         max_inflight: int = 4,
         ack_timeout_s: float = 10.0,
         tick_s: float = 1.0,
+        check_every_s: float = 6 * 3600,
     ) -> None:
         self.branch = branch
         self.signing_key = signing_key
@@ -72,6 +84,8 @@ class BranchPublisher:
         self.max_inflight = max_inflight
         self.ack_timeout_s = ack_timeout_s
         self.tick_s = tick_s
+        self.check_every_s = check_every_s
+        self._next_check_at = time.monotonic() + check_every_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -82,6 +96,8 @@ class BranchPublisher:
         self._rejected_acks = 0
         self._thread: threading.Thread | None = None
         self._announced_at = 0.0
+        self._last_check: DigestCheck | None = None
+        self._asked_as_of: int | None = None
         self._client = new_client(f"physioez-branch-{branch}", broker)
         self._client.will_set(envelope.status_topic(branch), b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
@@ -119,7 +135,32 @@ class BranchPublisher:
                 len(self._inflight),
                 self._last_ack_at,
                 self._rejected_acks,
+                self._last_check,
             )
+
+    def check_with_head_office(self) -> bool:
+        """Ask head office for its digests (anti-entropy). Only when everything sent has been
+        acknowledged, so both sides describe the same seq; False when that is not the case."""
+        acked = state.acked_seq()
+        if not self._connected or acked != state.last_seq():
+            return False
+        request = envelope.DigestRequest(self.branch, acked)
+        payload = envelope.seal(request, self.signing_key, self.hq_public_key)
+        self._asked_as_of = acked
+        info = self._client.publish(envelope.up_topic(self.branch), payload, qos=1)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def _compare(self, as_of: int, digests: dict) -> None:
+        theirs = {
+            table: {bucket: tuple(value) for bucket, value in months.items()}
+            for table, months in digests.items()
+        }
+        differ = state.differing(state.branch_buckets(as_of), theirs)
+        resent = state.resend_buckets(differ) if differ else 0
+        if differ:
+            log.warning("head office differs in %s: re-sent %s records", differ, resent)
+        self._last_check = DigestCheck(time.monotonic(), as_of, tuple(differ), resent)
+        self._announce(force=True)
 
     def _announce(self, force: bool = False) -> None:
         """Tell the IT person's screens, at most once a second (acks can come many a second)."""
@@ -170,6 +211,9 @@ class BranchPublisher:
                     self._inflight.popleft()
                 self._next_seq = max(self._next_seq, acked + 1)
             self._announce()
+        if "digests" in answer and int(answer.get("as_of_seq", -1)) == self._asked_as_of:
+            self._asked_as_of = None
+            self._compare(int(answer["as_of_seq"]), answer["digests"])
         if "resend_from" in answer:
             start = int(answer["resend_from"])
             with self._lock:
@@ -187,6 +231,7 @@ class BranchPublisher:
                 return
             try:
                 self._pump()
+                self._check_when_due()
             except Exception:
                 # A bad moment (database busy, broker gone) must not end replication.
                 log.exception("replication publisher step failed; retrying at the next tick")
@@ -200,6 +245,12 @@ class BranchPublisher:
                     return
             self._wake.clear()
             self._wake.wait(left)
+
+    def _check_when_due(self) -> None:
+        """Anti-entropy on a schedule: when due and nothing is waiting, compare with head
+        office; when busy, try again at a later tick."""
+        if time.monotonic() >= self._next_check_at and self.check_with_head_office():
+            self._next_check_at = time.monotonic() + self.check_every_s
 
     def _pump(self) -> None:
         with self._lock:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from physioez.core.db import database, write_transaction
+from physioez.core.ids import uuid7_time_ms
+from physioez.core.models import format_utc, utcnow
 
 
 def acked_seq() -> int:
@@ -77,6 +81,84 @@ def fold(pairs) -> tuple[int, str]:
         total.update(f"{key}:{hashed}\n".encode())
         count += 1
     return count, total.hexdigest()
+
+
+def bucket_of(key: str) -> str:
+    """The month (UTC) a record was created in, read from its UUIDv7 key: ``2026-11``.
+
+    Records never change bucket, so a mismatch found in one month is re-sent alone."""
+    try:
+        millis = uuid7_time_ms(key)
+    except ValueError:
+        return "other"
+    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m")
+
+
+Buckets = dict[str, dict[str, tuple[int, str]]]  # table -> bucket -> (count, digest)
+
+
+def fold_buckets(records: Iterable[tuple[str, str, str]]) -> Buckets:
+    """(table, key, record hash) triples to per-table, per-month counts and digests."""
+    grouped: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for table, key, hashed in records:
+        grouped.setdefault(table, {}).setdefault(bucket_of(key), []).append((key, hashed))
+    return {
+        table: {bucket: fold(pairs) for bucket, pairs in buckets.items()}
+        for table, buckets in grouped.items()
+    }
+
+
+def _latest_records(up_to_seq: int | None = None) -> Iterable[tuple[str, str, str]]:
+    bound = "" if up_to_seq is None else " AND i.seq <= ?"
+    params = () if up_to_seq is None else (up_to_seq,)
+    sql = (
+        "SELECT o.table_name, o.row_key, o.row_json FROM outbox o "  # noqa: S608
+        "WHERE o.seq = (SELECT MAX(i.seq) FROM outbox i "
+        f"WHERE i.table_name = o.table_name AND i.row_key = o.row_key{bound})"
+    )
+    for table, key, row_json in database.execute_sql(sql, params):
+        yield table, key, record_hash(row_json)
+
+
+def branch_buckets(up_to_seq: int | None = None) -> Buckets:
+    return fold_buckets(_latest_records(up_to_seq))
+
+
+def differing(ours: Buckets, theirs: Buckets) -> list[tuple[str, str]]:
+    """(table, month) buckets whose count or digest differ, in order."""
+    found = []
+    for table in sorted(set(ours) | set(theirs)):
+        mine, hq = ours.get(table, {}), theirs.get(table, {})
+        for bucket in sorted(set(mine) | set(hq)):
+            if tuple(mine.get(bucket, ())) != tuple(hq.get(bucket, ())):
+                found.append((table, bucket))
+    return found
+
+
+def resend_buckets(buckets: Iterable[tuple[str, str]]) -> int:
+    """Queue the latest state of every record in these buckets again, as new outbox rows;
+    head office upserts them (same HLC: same state), repairing whatever it lost."""
+    wanted = set(buckets)
+    tables = {table for table, _ in wanted}
+    count = 0
+    with write_transaction():
+        for table in sorted(tables):
+            rows = database.execute_sql(
+                "SELECT o.row_key, o.operation, o.row_json, o.hlc, o.schema_version FROM outbox o "
+                "WHERE o.table_name = ? AND o.seq = (SELECT MAX(i.seq) FROM outbox i "
+                "WHERE i.table_name = o.table_name AND i.row_key = o.row_key)",
+                (table,),
+            ).fetchall()
+            for key, operation, row_json, hlc, version in rows:
+                if (table, bucket_of(key)) not in wanted:
+                    continue
+                database.execute_sql(
+                    "INSERT INTO outbox (table_name, operation, row_key, row_json, hlc, "
+                    "schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (table, operation, key, row_json, hlc, version, format_utc(utcnow())),
+                )
+                count += 1
+    return count
 
 
 def branch_digests() -> dict[str, TableDigest]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
 from physioez.core.web.access import requires
 from physioez.core.web.nav import NavItem
@@ -33,3 +33,19 @@ def status_page():
         if status is not None and status.last_ack_at is not None
         else None,
     )
+
+
+@bp.post("/replication/check")
+@requires("system.appliance.manage")
+def check_now():
+    publisher = current_app.extensions.get("physioez_sync")
+    if publisher is None:
+        flash("Replication is not running on this box.", "error")
+    elif publisher.check_with_head_office():
+        flash("Asked head office for its digests; the result appears here in a moment.", "info")
+    else:
+        flash(
+            "Changes are still on their way to head office; check again once nothing waits.",
+            "error",
+        )
+    return redirect(url_for("sync.status_page"))
