@@ -143,3 +143,28 @@ def test_billing_routes_are_in_the_openapi_document(app, client_for):
     assert {"InvoiceIn", "InvoiceOut", "PaymentIn", "PaymentOut"} <= set(
         document["components"]["schemas"]
     )
+
+
+def test_account_dues_and_price_list_read_back_what_was_billed(books, client_for):
+    from physioez.billing.services import invoicing
+    from physioez.billing.services.invoicing import LineRequest
+    from physioez.core.audit import Actor
+
+    accounts = Actor(staff_id="acct", roles=("billing",))
+    patient = books.clinic.asha.id
+    invoicing.issue_invoice(
+        accounts, books.policy, patient, [LineRequest("PT45"), LineRequest("PT45X10")]
+    )
+    desk = client_for("receptionist")
+    account = desk.get(f"/api/v1/billing/patients/{patient}/account").json
+    assert account["owing"] == 780000 and account["credit"] == 0
+    assert account["packages"][0]["sessions_total"] == 10
+    assert desk.get("/api/v1/billing/patients/nobody/account").status_code == 404
+    owed = desk.get("/api/v1/billing/dues").json
+    assert owed["totals"]["0-30"] == 780000 and owed["patients"][0]["name"] == "Asha Test"
+    prices = {item["code"]: item for item in desk.get("/api/v1/billing/prices").json["items"]}
+    assert prices["PT45"]["price"] == 80000 and prices["BAND"]["tax_rate_bp"] == 1800
+    assert client_for("therapist").get("/api/v1/billing/dues").status_code == 403
+    paths = desk.get("/api/v1/openapi.json").json["paths"]
+    for path in ("account", "dues", "prices"):
+        assert any(p.endswith(path) for p in paths), path

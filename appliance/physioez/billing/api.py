@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from physioez.billing import schemas
-from physioez.billing.services import invoicing, ledger, payments
+from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.views import policy
+from physioez.core import directory
 from physioez.core.db import database
 from physioez.core.errors import InvalidInput, NotFound
 from physioez.core.web.access import current_actor
@@ -85,3 +86,97 @@ def take_payment(patient_id: str, body: schemas.PaymentIn):
     ).fetchall()
     settled = [schemas.SettledOut(invoice_id=invoice, amount=amount) for invoice, amount in rows]
     return schemas.PaymentOut.of(payment, settled, ledger.patient_credit(patient_id))
+
+
+@api.route(
+    "/billing/patients/<patient_id>/account",
+    "GET",
+    permission="billing.invoices.read",
+    summary="A patient's account: what they owe (open invoices), their credit, their packs",
+    response=schemas.AccountOut,
+)
+def patient_account(patient_id: str):
+    if directory.patient_card(patient_id) is None:
+        raise NotFound("No such patient.", field="patient_id")
+    open_ones = invoicing.open_invoices(patient_id)
+    return schemas.AccountOut(
+        patient_id=patient_id,
+        owing=sum(owing for _, owing in open_ones),
+        credit=ledger.patient_credit(patient_id),
+        open_invoices=[
+            schemas.OpenInvoiceOut(
+                id=invoice.id,
+                number=invoice.number,
+                business_day=invoice.business_day,
+                total=invoice.total,
+                owing=owing,
+            )
+            for invoice, owing in open_ones
+        ],
+        packages=[
+            schemas.PackageOut(
+                id=package.id,
+                name=package.name,
+                service_code=package.service_code,
+                sessions_total=package.sessions_total,
+                sessions_used=package.sessions_used,
+                valid_until=package.valid_until,
+                status=package.status,
+            )
+            for package in visits.packages_of(patient_id)
+        ],
+    )
+
+
+@api.route(
+    "/billing/dues",
+    "GET",
+    permission="billing.invoices.read",
+    summary="Everyone who owes, most first, aged 0-30, 31-60, 61-90 and 90+ days",
+    response=schemas.DuesOut,
+)
+def dues_list():
+    today = policy().today()
+    rows = dues.dues_by_patient(today)
+    return schemas.DuesOut(
+        as_of=today,
+        totals=dues.ageing_totals(rows),
+        patients=[
+            schemas.DuesRowOut(
+                patient_id=row.patient_id,
+                name=row.name,
+                mrn=row.mrn,
+                phone=row.phone,
+                total=row.total,
+                oldest_day=row.oldest_day,
+                buckets=row.buckets,
+            )
+            for row in rows
+        ],
+    )
+
+
+@api.route(
+    "/billing/prices",
+    "GET",
+    permission="billing.invoices.read",
+    summary="The price list in force today, with concession prices",
+    response=schemas.PriceListOut,
+)
+def price_list():
+    today = policy().today()
+    return schemas.PriceListOut(
+        day=today,
+        items=[
+            schemas.PriceOut(
+                code=service.code,
+                name=service.name,
+                kind=service.kind,
+                tax_rate_bp=service.tax_rate_bp,
+                tax_code=service.tax_code,
+                price=price,
+                concessions=concessions,
+            )
+            for service, price, concessions in pricing.price_list(today)
+        ],
+    )

@@ -167,3 +167,62 @@ class PaymentOut(BaseModel):
             settled=settled,
             credit=credit,
         )
+
+
+class OpenInvoiceOut(BaseModel):
+    id: str
+    number: str
+    business_day: date
+    total: int
+    owing: int
+
+
+class PackageOut(BaseModel):
+    id: str
+    name: str
+    service_code: str
+    sessions_total: int
+    sessions_used: int
+    valid_until: date
+    status: str
+
+
+class AccountOut(BaseModel):
+    """What a patient owes, holds in credit and has left in packs."""
+
+    patient_id: str
+    owing: int
+    credit: int
+    open_invoices: list[OpenInvoiceOut]
+    packages: list[PackageOut]
+
+
+class DuesRowOut(BaseModel):
+    patient_id: str
+    name: str
+    mrn: str
+    phone: str
+    total: int
+    oldest_day: date | None
+    buckets: dict[str, int] = Field(description="Owed by age of the invoice: 0-30 … 90+ days")
+
+
+class DuesOut(BaseModel):
+    as_of: date
+    totals: dict[str, int]
+    patients: list[DuesRowOut]
+
+
+class PriceOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    tax_rate_bp: int
+    tax_code: str
+    price: int = Field(description="Standard price on the day, before tax")
+    concessions: dict[str, int] = Field(description="Category -> price, where one is set")
+
+
+class PriceListOut(BaseModel):
+    day: date
+    items: list[PriceOut]
