@@ -101,7 +101,12 @@ def build_chain(mosquitto, mariadb_shared, *, tls: bool = False) -> Chain:
     hq_key, branch_key = PrivateKey.generate(), SigningKey.generate()
     connection = mysql.connect()
     hq_store.create_schema(connection)
-    hq_store.register_branch(connection, BRANCH, envelope.encode_key(branch_key.verify_key))
+    hq_store.register_branch(
+        connection,
+        BRANCH,
+        envelope.encode_key(branch_key.verify_key),
+        envelope.encode_key(envelope.derived_box_key(bytes(branch_key)).public_key),
+    )
     connection.close()
     built = Chain(broker, mysql, hq_key, branch_key, None, [], tls)
     built.publisher = BranchPublisher(
@@ -111,6 +116,8 @@ def build_chain(mosquitto, mariadb_shared, *, tls: bool = False) -> Chain:
         broker=built.broker_settings(BRANCH),
         ack_timeout_s=2.0,
         tick_s=0.2,
+        hq_verify_key=envelope.derived_signing_key(bytes(hq_key)).verify_key,
+        pull_every_s=1.0,
     )
     built.add_ingest("one")
     built.publisher.start()
@@ -402,3 +409,75 @@ def test_anti_entropy_finds_and_repairs_what_head_office_lost(chain, system_acto
     started = time.monotonic()
     assert chain.publisher.check_with_head_office()
     assert wait_for_check(chain.publisher, started).differing == ()
+
+
+def hq_role_row(code: str, hlc: str, name: str) -> dict:
+    from physioez.core.ids import uuid7_str
+
+    return {
+        "id": uuid7_str(),
+        "origin_branch": "HQ",
+        "hlc": hlc,
+        "version": 1,
+        "created_at": "2026-11-20T10:00:00.000000Z",
+        "updated_at": "2026-11-20T10:00:00.000000Z",
+        "deleted_at": None,
+        "code": code,
+        "name": name,
+        "description": "Set by head office",
+        "permissions": ["core.shell.use", "billing.invoices.read"],
+        "head_office": True,
+        "builtin": False,
+    }
+
+
+def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain):
+    from physioez.core.models import AuditEvent, Role
+    from physioez.sync import downstream
+
+    role = hq_role_row("hq_auditor", "999999999999999-0000-HQ", "Auditor (head office)")
+    connection = chain.mysql.connect()
+    seq = hq_store.enqueue_down(connection, table="role", key=role["id"], row=role, hlc=role["hlc"])
+    # A row for a table the branch owns is refused, whatever head office sends.
+    hq_store.enqueue_down(
+        connection, table="invoice", key="not-a-real-invoice", row={"id": "x"}, hlc=role["hlc"]
+    )
+    connection.close()
+    outbox_before = state.last_seq()
+    assert chain.publisher.pull()
+    deadline = time.monotonic() + 10
+    while downstream.hq_applied_seq() < seq + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    arrived = Role.get(Role.code == "hq_auditor")
+    assert arrived.name == "Auditor (head office)" and arrived.head_office
+    assert state.last_seq() == outbox_before, "a change from head office echoed back up"
+    assert AuditEvent.select().where(AuditEvent.action == "role.replicated").count() == 1
+    # The same rows again change nothing; an older state never overwrites a newer one.
+    assert downstream.apply_down(
+        [
+            {
+                "seq": seq,
+                "table": "role",
+                "key": role["id"],
+                "op": "update",
+                "hlc": role["hlc"],
+                "row": role,
+            }
+        ],
+        seq,
+    ) == (0, 1)
+    older = dict(role, name="Old name", hlc="000000000000001-0000-HQ")
+    assert downstream.apply_down(
+        [
+            {
+                "seq": seq + 5,
+                "table": "role",
+                "key": role["id"],
+                "op": "update",
+                "hlc": older["hlc"],
+                "row": older,
+            }
+        ],
+        seq + 5,
+    ) == (0, 1)
+    assert Role.get_by_id(role["id"]).name == "Auditor (head office)"

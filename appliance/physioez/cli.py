@@ -413,12 +413,12 @@ def sync_keys() -> None:
 
     settings = _settings()
     key = runtime.branch_signing_key(settings.paths.data_dir)
+    verify = envelope.encode_key(key.verify_key)
+    box = envelope.encode_key(envelope.derived_box_key(bytes(key)).public_key)
     click.echo(f"branch {settings.branch.id}")
-    click.echo(f"verify key {envelope.encode_key(key.verify_key)}")
-    click.echo(
-        f"At head office: physioez sync register-branch {settings.branch.id} "
-        f"{envelope.encode_key(key.verify_key)}"
-    )
+    click.echo(f"verify key {verify}")
+    click.echo(f"box key {box}")
+    click.echo(f"At head office: physioez sync register-branch {settings.branch.id} {verify} {box}")
 
 
 @sync_group.command("status")
@@ -439,14 +439,18 @@ def sync_hq_key() -> None:
 
     settings = _settings()
     key = runtime.hq_private_key(settings.hq.private_key_file)
-    click.echo(envelope.encode_key(key.public_key))
+    click.echo(f"hq_public_key = {envelope.encode_key(key.public_key)}")
+    signing = envelope.derived_signing_key(bytes(key))
+    click.echo(f"hq_verify_key = {envelope.encode_key(signing.verify_key)}")
 
 
 @sync_group.command("register-branch")
 @click.argument("branch")
 @click.argument("verify_key")
-def sync_register_branch(branch: str, verify_key: str) -> None:
-    """(Head office) accept batches from BRANCH signed with VERIFY_KEY."""
+@click.argument("box_key", required=False, default="")
+def sync_register_branch(branch: str, verify_key: str, box_key: str) -> None:
+    """(Head office) accept batches from BRANCH signed with VERIFY_KEY; send it head office's
+    changes sealed to BOX_KEY."""
     from physioez.sync import envelope, hq_store, runtime
 
     settings = _settings()
@@ -456,7 +460,7 @@ def sync_register_branch(branch: str, verify_key: str) -> None:
         raise click.ClickException("That is not a verify key (copy it from 'sync keys').") from None
     connection = _hq_connection(settings, runtime)
     hq_store.create_schema(connection)
-    hq_store.register_branch(connection, branch, verify_key)
+    hq_store.register_branch(connection, branch, verify_key, box_key)
     click.echo(f"Branch {branch} registered.")
 
 

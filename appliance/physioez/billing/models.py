@@ -33,6 +33,7 @@ class BillingService(ReplicatedModel):
     """A line of the price list: a service (session), a product, or a pack of sessions."""
 
     audit_entity = "billing_service"
+    ownership = "hq"  # head office sets the chain's price list
 
     code = TextField(unique=True)
     name = TextField()
@@ -50,6 +51,7 @@ class BillingPrice(ReplicatedModel):
     """A dated price; ``category`` '' is the standard price, others are concessions."""
 
     audit_entity = "billing_price"
+    ownership = "hq"
 
     service_id = TextField()
     category = TextField(default="")

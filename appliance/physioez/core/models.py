@@ -177,6 +177,10 @@ class ReplicatedModel(BaseModel):
     """A table that replicates to head office through the outbox."""
 
     schema_version: ClassVar[int] = 1
+    # Who is authoritative for the table: the branch that wrote a row ("branch"), head office
+    # ("hq": its changes come down to every branch), or both ("shared"). Replication applies
+    # rows coming down from head office only to "hq" and "shared" tables.
+    ownership: ClassVar[str] = "branch"
 
     id = TextField(primary_key=True, default=uuid7_str)
     origin_branch = TextField()
@@ -197,6 +201,7 @@ class ReplicatedModel(BaseModel):
 
 class Role(ReplicatedModel):
     audit_entity = "role"
+    ownership = "hq"
 
     code = TextField(unique=True)
     name = TextField()
@@ -208,6 +213,7 @@ class Role(ReplicatedModel):
 
 class Staff(ReplicatedModel):
     audit_entity = "staff"
+    ownership = "hq"
     audit_redact = frozenset({"password_hash", "pin_hash"})
 
     username = TextField(unique=True)

@@ -290,6 +290,11 @@ class SyncSettings(_Section):
     hq_public_key: str = Field(
         "", description="Head office's public key (physioez sync hq-key prints it), base64."
     )
+    hq_verify_key: str = Field(
+        "",
+        description="Head office's signing key (physioez sync hq-key prints it), base64; "
+        "set it and head office's own changes come down to this branch.",
+    )
     batch_rows: int = Field(200, ge=1, le=1000, description="Most outbox rows in one batch.")
     batch_kb: int = Field(256, ge=16, le=4096, description="Most KiB of rows in one batch.")
     max_inflight: int = Field(

@@ -35,6 +35,8 @@ DOCUMENT_KINDS = {
 
 
 class Patient(ReplicatedModel):
+    ownership = "shared"  # a patient may be seen at several branches
+
     audit_entity = "patient"
 
     mrn = TextField(unique=True)

@@ -14,8 +14,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from nacl.encoding import Base64Encoder
+from nacl.encoding import Base64Encoder, RawEncoder
 from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
@@ -33,6 +34,10 @@ def up_topic(branch: str) -> str:
 
 def ack_topic(branch: str) -> str:
     return f"{TOPIC_ROOT}/{branch}/ack"
+
+
+def down_topic(branch: str) -> str:
+    return f"{TOPIC_ROOT}/{branch}/down"
 
 
 def status_topic(branch: str) -> str:
@@ -95,7 +100,89 @@ class DigestRequest:
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def seal(batch: Batch | DigestRequest, signing_key: SigningKey, hq_public_key: PublicKey) -> bytes:
+@dataclass(frozen=True)
+class PullRequest:
+    """The branch asks for head office's changes after the last one it applied."""
+
+    branch: str
+    after_hq_seq: int
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "protocol": PROTOCOL,
+            "kind": "pull_request",
+            "branch": self.branch,
+            "after_hq_seq": self.after_hq_seq,
+        }
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class DownBatch:
+    """Head office's changes for one branch, in head-office seq order; ``more`` if it was cut."""
+
+    branch: str
+    after_hq_seq: int
+    last_hq_seq: int
+    rows: list[dict[str, Any]]
+    more: bool
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "protocol": PROTOCOL,
+            "kind": "down",
+            "branch": self.branch,
+            "after_hq_seq": self.after_hq_seq,
+            "last_hq_seq": self.last_hq_seq,
+            "rows": self.rows,
+            "more": self.more,
+        }
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def derived_box_key(seed: bytes) -> PrivateKey:
+    """A Curve25519 key derived from a signing seed, so one secret file serves both roles
+    without using the same key for signing and for encryption."""
+    return PrivateKey(blake2b(seed, digest_size=32, person=b"physioez-box", encoder=RawEncoder))
+
+
+def derived_signing_key(seed: bytes) -> SigningKey:
+    return SigningKey(blake2b(seed, digest_size=32, person=b"physioez-sign", encoder=RawEncoder))
+
+
+def seal_down(batch: DownBatch, hq_signing_key: SigningKey, branch_box_key: PublicKey) -> bytes:
+    signed = hq_signing_key.sign(zlib.compress(batch.to_bytes(), 6))
+    return SealedBox(branch_box_key).encrypt(bytes(signed))
+
+
+def open_down(
+    payload: bytes, branch_box_key: PrivateKey, hq_verify_key: VerifyKey, branch: str
+) -> DownBatch:
+    """Open head office's batch for ``branch``; raises :class:`Rejected`."""
+    try:
+        signed = SealedBox(branch_box_key).decrypt(payload)
+        body = json.loads(zlib.decompress(hq_verify_key.verify(signed)))
+    except (CryptoError, BadSignatureError):
+        raise Rejected("bad_signature", "not from this head office, or altered") from None
+    except (zlib.error, ValueError):
+        raise Rejected("unreadable") from None
+    if body.get("kind") != "down" or body.get("branch") != branch:
+        raise Rejected("wrong_topic", "a down batch for another branch")
+    try:
+        return DownBatch(
+            branch,
+            int(body["after_hq_seq"]),
+            int(body["last_hq_seq"]),
+            list(body["rows"]),
+            bool(body["more"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise Rejected("malformed") from None
+
+
+def seal(
+    batch: Batch | DigestRequest | PullRequest, signing_key: SigningKey, hq_public_key: PublicKey
+) -> bytes:
     signed = signing_key.sign(zlib.compress(batch.to_bytes(), 6))
     return SealedBox(hq_public_key).encrypt(bytes(signed))
 
@@ -118,7 +205,7 @@ def open_message(
     hq_private_key: PrivateKey,
     branch_keys: dict[str, VerifyKey],
     topic_branch: str | None,
-) -> Batch | DigestRequest:
+) -> Batch | DigestRequest | PullRequest:
     """Open, verify and check where a message came from; raises :class:`Rejected`."""
     try:
         signed = SealedBox(hq_private_key).decrypt(payload)
@@ -143,6 +230,11 @@ def open_message(
         raise Rejected("wrong_topic", f"{claimed}'s batch on {topic_branch}'s topic")
     if body.get("protocol") != PROTOCOL:
         raise Rejected("protocol", repr(body.get("protocol")))
+    if body.get("kind") == "pull_request":
+        try:
+            return PullRequest(claimed, int(body["after_hq_seq"]))
+        except (KeyError, TypeError, ValueError):
+            raise Rejected("malformed") from None
     if body.get("kind") == "digest_request":
         try:
             return DigestRequest(claimed, int(body["as_of_seq"]))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pymysql
+from pymysql.constants import SERVER_STATUS
 
 from physioez.sync import envelope, state
 
@@ -25,8 +26,22 @@ HQ_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS branch_key (
         branch_id VARCHAR(16) NOT NULL PRIMARY KEY,
         verify_key VARCHAR(64) NOT NULL,
+        box_key VARCHAR(64) NOT NULL DEFAULT '',
         added_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
     ) ENGINE=InnoDB""",
+    # Head office's own changes for the branches (HQ-owned tables, shared records), in one
+    # order; ``target`` is a branch id, or '*' for every branch.
+    """CREATE TABLE IF NOT EXISTS hq_outbox (
+        seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        target VARCHAR(16) NOT NULL DEFAULT '*',
+        table_name VARCHAR(64) NOT NULL,
+        row_key VARCHAR(64) NOT NULL,
+        operation VARCHAR(8) NOT NULL,
+        hlc VARCHAR(64) NOT NULL,
+        row_json LONGTEXT NOT NULL,
+        created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        KEY hq_outbox_target (target, seq)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
     # One row per replicated record: its latest state as the branch wrote it. ``branch_id`` is
     # the branch whose outbox carried it; ``origin_branch`` and ``hlc`` come from the record.
     """CREATE TABLE IF NOT EXISTS replicated_row (
@@ -65,6 +80,32 @@ ON DUPLICATE KEY UPDATE
 """
 
 
+def _escape(text: str) -> str:
+    """PyMySQL's escaping (the same seven characters, the same output), with ``str.replace``:
+    its ``str.translate`` through a 128-entry table took about 33 us for one record's JSON,
+    against 5 us here: a quarter of the time to apply a batch (bench/hq_ingest.py)."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\0", "\\0")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\032", "\\Z")
+        .replace('"', '\\"')
+        .replace("'", "\\'")
+    )
+
+
+class _Connection(pymysql.connections.Connection):
+    """PyMySQL's connection, escaping text parameters faster (see :func:`_escape`)."""
+
+    def escape(self, obj, mapping=None) -> str:
+        if isinstance(obj, str) and not (
+            self.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+        ):
+            return f"'{_escape(obj)}'"
+        return super().escape(obj, mapping)
+
+
 @dataclass(frozen=True)
 class MySqlSettings:
     host: str
@@ -74,7 +115,7 @@ class MySqlSettings:
     database: str
 
     def connect(self) -> pymysql.connections.Connection:
-        return pymysql.connect(
+        return _Connection(
             host=self.host,
             port=self.port,
             user=self.user,
@@ -95,14 +136,61 @@ def create_schema(connection) -> None:
     connection.commit()
 
 
-def register_branch(connection, branch: str, verify_key: str) -> None:
+def register_branch(connection, branch: str, verify_key: str, box_key: str = "") -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO branch_key (branch_id, verify_key) VALUES (%s, %s) "
-            "ON DUPLICATE KEY UPDATE verify_key = VALUES(verify_key)",
-            (branch, verify_key),
+            "INSERT INTO branch_key (branch_id, verify_key, box_key) VALUES (%s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE verify_key = VALUES(verify_key), box_key = VALUES(box_key)",
+            (branch, verify_key, box_key),
         )
     connection.commit()
+
+
+def branch_box_key(connection, branch: str):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT box_key FROM branch_key WHERE branch_id = %s", (branch,))
+        row = cursor.fetchone()
+    connection.commit()
+    return envelope.public_key(row[0]) if row and row[0] else None
+
+
+def enqueue_down(
+    connection,
+    *,
+    table: str,
+    key: str,
+    row: dict,
+    hlc: str,
+    operation: str = "update",
+    target: str = "*",
+) -> int:
+    """Queue a head-office change for the branches (``target``: one branch, or '*')."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hq_outbox (target, table_name, row_key, operation, hlc, row_json) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (target, table, key, operation, hlc, json.dumps(row, sort_keys=True)),
+        )
+        seq = cursor.lastrowid
+    connection.commit()
+    return int(seq)
+
+
+def down_rows(connection, branch: str, after: int, limit: int = 200) -> tuple[list[dict], bool]:
+    """Head office's changes for ``branch`` after ``after``; True if more are waiting."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, table_name, row_key, operation, hlc, row_json FROM hq_outbox "
+            "WHERE seq > %s AND target IN ('*', %s) ORDER BY seq LIMIT %s",
+            (after, branch, limit + 1),
+        )
+        fetched = cursor.fetchall()
+    connection.commit()
+    rows = [
+        {"seq": seq, "table": table, "key": key, "op": op, "hlc": hlc, "row": json.loads(raw)}
+        for seq, table, key, op, hlc, raw in fetched[:limit]
+    ]
+    return rows, len(fetched) > limit
 
 
 def branch_keys(connection) -> dict:

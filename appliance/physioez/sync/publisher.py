@@ -21,10 +21,10 @@ from typing import ClassVar
 
 import paho.mqtt.client as paho
 from nacl.public import PublicKey
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 
 from physioez.core.events import DomainEvent, bus
-from physioez.sync import envelope, state
+from physioez.sync import downstream, envelope, state
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ class BranchPublisher:
         ack_timeout_s: float = 10.0,
         tick_s: float = 1.0,
         check_every_s: float = 6 * 3600,
+        hq_verify_key: VerifyKey | None = None,
+        pull_every_s: float = 30.0,
     ) -> None:
         self.branch = branch
         self.signing_key = signing_key
@@ -85,6 +87,12 @@ class BranchPublisher:
         self.ack_timeout_s = ack_timeout_s
         self.tick_s = tick_s
         self.check_every_s = check_every_s
+        # Head office's changes come down only when its verify key is configured.
+        self.hq_verify_key = hq_verify_key
+        self.pull_every_s = pull_every_s
+        self._box_key = envelope.derived_box_key(bytes(signing_key))
+        self._next_pull_at = 0.0
+        self.down_applied = 0
         self._next_check_at = time.monotonic() + check_every_s
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -177,6 +185,9 @@ class BranchPublisher:
             log.warning("broker refused the branch connection: %s", reason_code)
             return
         client.subscribe(envelope.ack_topic(self.branch), qos=1)
+        if self.hq_verify_key is not None:
+            client.subscribe(envelope.down_topic(self.branch), qos=1)
+            self._next_pull_at = 0.0  # pull head office's changes on every connect
         client.publish(envelope.status_topic(self.branch), b"online", qos=1, retain=True)
         with self._lock:
             self._connected = True
@@ -193,6 +204,9 @@ class BranchPublisher:
         self._announce(force=True)
 
     def _on_message(self, client, userdata, message) -> None:
+        if message.topic == envelope.down_topic(self.branch):
+            self._on_down(bytes(message.payload))
+            return
         try:
             answer = json.loads(message.payload)
             branch = answer["branch"]
@@ -231,6 +245,7 @@ class BranchPublisher:
                 return
             try:
                 self._pump()
+                self._pull_when_due()
                 self._check_when_due()
             except Exception:
                 # A bad moment (database busy, broker gone) must not end replication.
@@ -245,6 +260,34 @@ class BranchPublisher:
                     return
             self._wake.clear()
             self._wake.wait(left)
+
+    def _on_down(self, payload: bytes) -> None:
+        if self.hq_verify_key is None:
+            return
+        try:
+            batch = envelope.open_down(payload, self._box_key, self.hq_verify_key, self.branch)
+        except envelope.Rejected as refused:
+            log.warning("refused a batch on the down topic: %s", refused)
+            return
+        applied, _ = downstream.apply_down(batch.rows, batch.last_hq_seq)
+        self.down_applied += applied
+        if batch.more:
+            self.pull()
+        elif applied:
+            self._announce()
+
+    def pull(self) -> bool:
+        """Ask head office for its changes after the last one applied here."""
+        if self.hq_verify_key is None or not self._connected:
+            return False
+        request = envelope.PullRequest(self.branch, downstream.hq_applied_seq())
+        payload = envelope.seal(request, self.signing_key, self.hq_public_key)
+        info = self._client.publish(envelope.up_topic(self.branch), payload, qos=1)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def _pull_when_due(self) -> None:
+        if time.monotonic() >= self._next_pull_at and self.pull():
+            self._next_pull_at = time.monotonic() + self.pull_every_s
 
     def _check_when_due(self) -> None:
         """Anti-entropy on a schedule: when due and nothing is waiting, compare with head

@@ -75,6 +75,12 @@ def start_publisher(settings: Settings) -> BranchPublisher:
         hq_key = envelope.public_key(settings.sync.hq_public_key)
     except Exception:
         raise SyncConfigError("sync.hq_public_key is not a valid public key.") from None
+    verify = None
+    if settings.sync.hq_verify_key:
+        try:
+            verify = envelope.verify_key(settings.sync.hq_verify_key)
+        except Exception:
+            raise SyncConfigError("sync.hq_verify_key is not a valid verify key.") from None
     publisher = BranchPublisher(
         branch=settings.branch.id,
         signing_key=branch_signing_key(settings.paths.data_dir),
@@ -84,6 +90,7 @@ def start_publisher(settings: Settings) -> BranchPublisher:
         batch_bytes=settings.sync.batch_kb * 1024,
         max_inflight=settings.sync.max_inflight,
         ack_timeout_s=settings.sync.ack_timeout_seconds,
+        hq_verify_key=verify,
     )
     publisher.start()
     records.on_outbox_commit(publisher.wake)

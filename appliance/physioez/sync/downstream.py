@@ -1,0 +1,120 @@
+"""Head office's changes applied on the branch, with capture off.
+
+Rows come down for tables head office owns (staff, roles, the price list) or shares
+(patients). Each is written straight to its table — not through the outbox, so nothing echoes
+back up — when it is newer (by HLC) than what the branch holds; each write is still audited,
+under head office's name. A row for a table the branch owns is refused: head office cannot
+overwrite a branch's invoices.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from peewee import Field
+
+from physioez.core.audit import Actor, record_mutation
+from physioez.core.db import database, write_transaction
+from physioez.core.models import IsoDateField, ReplicatedModel, UtcDateTimeField, parse_utc
+
+log = logging.getLogger(__name__)
+HEAD_OFFICE = Actor.system("head-office")
+
+
+def replicated_models() -> dict[str, type[ReplicatedModel]]:
+    """Every replicated table of the installed modules, by table name."""
+    found: dict[str, type[ReplicatedModel]] = {}
+    pending = list(ReplicatedModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        found[model._meta.table_name] = model
+        pending.extend(model.__subclasses__())
+    return found
+
+
+def hq_applied_seq() -> int:
+    row = database.execute_sql(
+        "SELECT value FROM sync_state WHERE name = 'hq_applied_seq'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _db_value(field: Field, value):
+    if value is None:
+        return None
+    if isinstance(field, UtcDateTimeField):
+        value = parse_utc(value)
+    elif isinstance(field, IsoDateField):
+        value = date.fromisoformat(value)
+    elif isinstance(value, str) and field.field_type == "BLOB":
+        value = bytes.fromhex(value)
+    return field.db_value(value)
+
+
+def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
+    """Apply head office's rows in one transaction; returns (applied, skipped)."""
+    models = replicated_models()
+    applied = skipped = 0
+    with write_transaction():
+        if last_hq_seq <= hq_applied_seq():
+            return 0, len(rows)  # a batch seen before
+        for row in rows:
+            if row["seq"] <= hq_applied_seq():
+                skipped += 1
+                continue
+            model = models.get(row["table"])
+            if model is None or model.ownership not in ("hq", "shared"):
+                log.warning(
+                    "refused head office's row for %s: not a table it may write", row["table"]
+                )
+                skipped += 1
+                continue
+            if _upsert(model, row):
+                applied += 1
+            else:
+                skipped += 1
+        database.execute_sql(
+            "INSERT INTO sync_state (name, value) VALUES ('hq_applied_seq', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
+            (last_hq_seq,),
+        )
+    return applied, skipped
+
+
+def _upsert(model: type[ReplicatedModel], row: dict) -> bool:
+    """Write the row if it is newer than the branch's copy; audited, never outboxed."""
+    data = row["row"]
+    table = model._meta.table_name
+    current = database.execute_sql(
+        f'SELECT hlc FROM "{table}" WHERE id = ?',  # noqa: S608 - a model's own table name
+        (row["key"],),
+    ).fetchone()
+    if current is not None and current[0] >= row["hlc"]:
+        return False  # the branch already has this state, or a newer one
+    fields = [field for field in model._meta.sorted_fields if field.name in data]
+    columns = ", ".join(f'"{field.column_name}"' for field in fields)
+    marks = ", ".join("?" for _ in fields)
+    updates = ", ".join(
+        f'"{field.column_name}" = excluded."{field.column_name}"'
+        for field in fields
+        if not field.primary_key
+    )
+    database.execute_sql(
+        f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) '  # noqa: S608 - model columns
+        f"ON CONFLICT (id) DO UPDATE SET {updates}",
+        [_db_value(field, data.get(field.name)) for field in fields],
+    )
+    record_mutation(
+        HEAD_OFFICE,
+        f"{model.audit_entity or table}.replicated",
+        model.audit_entity or table,
+        row["key"],
+        None,
+        {
+            name: ("[redacted]" if name in model.audit_redact else value)
+            for name, value in data.items()
+        },
+        detail={"hq_seq": row["seq"], "hlc": row["hlc"]},
+    )
+    return True
