@@ -221,8 +221,12 @@ def apply_batch(
 ) -> Applied | Gap:
     """Apply ``batch`` exactly once; ``before_commit`` is a test seam for crashes."""
     with connection.cursor() as cursor:
+        # The cursor row, made if new and locked: a no-op upsert takes the row's exclusive lock
+        # at once. INSERT IGNORE took a shared lock on it, and two instances holding one each
+        # for the same branch deadlocked upgrading to FOR UPDATE's exclusive lock.
         cursor.execute(
-            "INSERT IGNORE INTO branch_cursor (branch_id, applied_seq) VALUES (%s, 0)",
+            "INSERT INTO branch_cursor (branch_id, applied_seq) VALUES (%s, 0) "
+            "ON DUPLICATE KEY UPDATE applied_seq = applied_seq",
             (batch.branch,),
         )
         cursor.execute(
