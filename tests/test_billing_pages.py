@@ -146,6 +146,11 @@ def test_reception_sees_dues_credit_and_packs_on_the_patient_page(books, client_
     facts = page.data.decode()
     assert "Owes" in facts and "₹7,800.00" in facts
     assert "10 of 10 sessions left" in facts
+    # The same facts wherever the desk looks at the patient: booking them, their appointment.
+    booking = client_for("receptionist").get(
+        f"/reception/appointments/new?patient_id={books.clinic.asha.id}"
+    )
+    assert "10 of 10 sessions left" in booking.data.decode()
     # A therapist may see the patient but not their money.
     therapist_view = client_for("therapist").get(f"/reception/patients/{books.clinic.asha.id}")
     assert therapist_view.status_code == 200 and b"Owes" not in therapist_view.data

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from physioez import __version__
-from physioez.core import identity, sessions
+from physioez.core import directory, identity, sessions
 from physioez.core.db import database, migration_status
 from physioez.core.errors import ServiceError
 from physioez.core.models import Staff, parse_utc
@@ -78,6 +78,8 @@ def _shell_context():
         "nav_items": visible_nav(current_app, permissions) if permissions else [],
         "can": can,
         "local_time": local_time,
+        # What other modules say about a patient (dues, packs), for whoever may see it.
+        "patient_facts": lambda patient_id: directory.patient_facts(patient_id, permissions),
         "version": __version__,
         "socketio_client": current_app.config.get("PHYSIOEZ_SOCKETIO_CLIENT"),
     }

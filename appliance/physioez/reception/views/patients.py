@@ -17,9 +17,8 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from physioez.core import directory
 from physioez.core.errors import InvalidInput, NotFound, ServiceError
-from physioez.core.web.access import can, current_actor, current_permissions, requires
+from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.security import allows_upload
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument
 from physioez.reception.services import patients
@@ -144,7 +143,6 @@ def _patient_page(patient, *, error: ServiceError | None = None, status: int = 2
         document_kinds=DOCUMENT_KINDS,
         missing=patients.missing_documents(patient, settings.reception.required_documents),
         max_document_mb=settings.reception.max_document_mb,
-        facts=directory.patient_facts(patient.id, current_permissions()),
         error=error.message if error else None,
         field=error.field if error else None,
     ), status
