@@ -30,7 +30,7 @@ from tests.reception_fixtures import MONDAY
 pytestmark = pytest.mark.slow
 
 BRANCH = "TEST"  # the test settings' branch id
-PASSWORDS = {BRANCH: "branch-secret", "hq-ingest": "ingest-secret"}
+PASSWORDS = {BRANCH: "branch-secret", "BR02": "other-branch-secret", "hq-ingest": "ingest-secret"}
 CANARY = "Zebulon Canarywala"
 CONVERGE_S = 40.0
 
@@ -481,3 +481,121 @@ def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain)
         seq + 5,
     ) == (0, 1)
     assert Role.get_by_id(role["id"]).name == "Auditor (head office)"
+
+
+def test_concurrent_edits_of_a_shared_patient_two_hours_apart_resolve_the_same_way(
+    chain, system_actor
+):
+    """Two branches edit one shared patient, one of them with its clock two hours ahead. The
+    same edit wins whichever arrives first, the conflict is recorded, the winner comes down
+    to the branch, and an admin can reverse it."""
+    from physioez.core import records as record_service
+    from physioez.core.clock import HlcTimestamp
+    from physioez.reception.models import Patient
+
+    other_key = SigningKey.generate()
+    connection = chain.mysql.connect()
+    hq_store.register_branch(connection, "BR02", envelope.encode_key(other_key.verify_key))
+    connection.close()
+    other = raw_client(chain, "BR02")
+    other_seq = iter(range(1, 100))
+    skewed_ms = int(time.time() * 1000) + 2 * 3600 * 1000
+
+    def edit_at_other_branch(patient_id: str, email: str) -> None:
+        base = next(
+            row for row in state.pending_rows(0, 10_000, 10**9) if row["key"] == patient_id
+        )["row"]
+        seq = next(other_seq)
+        hlc = HlcTimestamp(skewed_ms + seq, 0, "BR02").encode()
+        row = dict(base, email=email, version=2, hlc=hlc)
+        batch = envelope.Batch(
+            "BR02",
+            seq,
+            seq,
+            envelope.SCHEMA_VERSION,
+            [
+                {
+                    "seq": seq,
+                    "table": "patient",
+                    "op": "update",
+                    "key": patient_id,
+                    "hlc": hlc,
+                    "row": row,
+                    "schema_version": 1,
+                    "own": "shared",
+                }
+            ],
+        )
+        other.publish(
+            envelope.up_topic("BR02"), envelope.seal(batch, other_key, chain.hq_key.public_key), 1
+        ).wait_for_publish(5)
+
+    def wait_until(predicate, what: str) -> None:
+        deadline = time.monotonic() + 15
+        while not predicate():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    def conflicts() -> list[dict]:
+        db = chain.mysql.connect()
+        try:
+            return hq_store.open_conflicts(db)
+        finally:
+            db.close()
+
+    register(system_actor, 2, prefix="Shared")
+    chain.converge()
+    first, second = Patient.select().where(Patient.first_name.startswith("Shared"))
+    # First patient: this branch's edit reaches head office first, then the other's.
+    record_service.update(first, system_actor, phone="9111111111")
+    chain.converge()
+    edit_at_other_branch(first.id, "first@br02.example")
+    wait_until(lambda: len(conflicts()) == 1, "the first conflict was not recorded")
+    # Second patient: both edit it while this branch is offline; the other branch's edit
+    # reaches head office first, this branch's when it reconnects.
+    chain.publisher.stop()
+    record_service.update(Patient.get_by_id(second.id), system_actor, phone="9222222222")
+    edit_at_other_branch(second.id, "second@br02.example")
+    db = chain.mysql.connect()
+    wait_until(lambda: hq_store.applied_seq(db, "BR02") == 2, "the other edit was not applied")
+    db.close()
+    chain.publisher = BranchPublisher(
+        branch=BRANCH,
+        signing_key=chain.branch_key,
+        hq_public_key=chain.hq_key.public_key,
+        broker=chain.broker_settings(BRANCH),
+        ack_timeout_s=2.0,
+        tick_s=0.2,
+        hq_verify_key=envelope.derived_signing_key(bytes(chain.hq_key)).verify_key,
+        pull_every_s=1.0,
+    )
+    chain.publisher.start()
+    wait_until(lambda: len(conflicts()) == 2, "the second conflict was not recorded")
+    found = {c["key"]: c for c in conflicts()}
+    for patient in (first, second):
+        assert found[patient.id]["winner"] == "BR02" and found[patient.id]["loser"] == BRANCH
+        assert found[patient.id]["fields"] == ["email", "phone"]
+    # The winning state comes down to this branch (capture off: nothing echoes back).
+    wait_until(
+        lambda: (
+            Patient.get_by_id(first.id).email == "first@br02.example"
+            and Patient.get_by_id(second.id).email == "second@br02.example"
+        ),
+        "the winner never came down",
+    )
+    # An admin reverses the first: this branch's edit becomes the state everywhere.
+    db = chain.mysql.connect()
+    hq_store.reverse_conflict(
+        db, found[first.id]["id"], HlcTimestamp(skewed_ms + 10_000, 0, "HQ").encode()
+    )
+    db.close()
+    wait_until(
+        lambda: (
+            Patient.get_by_id(first.id).phone == "9111111111"
+            and Patient.get_by_id(first.id).email != "first@br02.example"
+        ),
+        "the reversal never came down",
+    )
+    assert [c["key"] for c in conflicts()] == [second.id]
+    other.loop_stop()
+    other.disconnect()

@@ -486,6 +486,40 @@ def sync_verify(branch: str | None) -> None:
         raise SystemExit(1)
 
 
+@sync_group.command("conflicts")
+def sync_conflicts() -> None:
+    """(Head office) list open conflicts between branches' edits of shared records."""
+    from physioez.sync import hq_store, runtime
+
+    settings = _settings()
+    found = hq_store.open_conflicts(_hq_connection(settings, runtime))
+    if not found:
+        click.echo("No open conflicts.")
+    for conflict in found:
+        click.echo(
+            f"#{conflict['id']}  {conflict['table']} {conflict['key']}  "
+            f"fields {', '.join(conflict['fields'])}: {conflict['winner']} won over "
+            f"{conflict['loser']} ({conflict['detected_at']:%Y-%m-%d %H:%M})"
+        )
+
+
+@sync_group.command("reverse")
+@click.argument("conflict_id", type=int)
+def sync_reverse(conflict_id: int) -> None:
+    """(Head office) make the losing edit of conflict CONFLICT_ID the record's state
+    everywhere."""
+    from physioez.core.clock import HybridLogicalClock
+    from physioez.sync import hq_store, runtime
+
+    settings = _settings()
+    stamp = HybridLogicalClock("HQ").now().encode()
+    try:
+        hq_store.reverse_conflict(_hq_connection(settings, runtime), conflict_id, stamp)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Conflict {conflict_id} reversed; the branches receive it at their next pull.")
+
+
 def _hq_connection(settings: Settings, runtime):
     try:
         return runtime.hq_mysql(settings).connect()

@@ -15,8 +15,10 @@ from datetime import date
 from peewee import Field
 
 from physioez.core.audit import Actor, record_mutation
+from physioez.core.clock import ClockDriftError, HlcTimestamp
 from physioez.core.db import database, write_transaction
 from physioez.core.models import IsoDateField, ReplicatedModel, UtcDateTimeField, parse_utc
+from physioez.core.node import current_node
 
 log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")
@@ -72,6 +74,7 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
                 continue
             if _upsert(model, row):
                 applied += 1
+                _observe(row["hlc"])
             else:
                 skipped += 1
         database.execute_sql(
@@ -80,6 +83,16 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
             (last_hq_seq,),
         )
     return applied, skipped
+
+
+def _observe(hlc: str) -> None:
+    """Move this branch's clock past what it just received, so an edit made here afterwards
+    orders after it. A remote clock further ahead than the drift limit is not followed (it
+    would drag this branch into the future); such an edit can lose to the received one."""
+    try:
+        current_node().clock.update(HlcTimestamp.parse(hlc))
+    except (ClockDriftError, ValueError) as exc:
+        log.warning("head office's change carries a clock this branch does not follow: %s", exc)
 
 
 def _upsert(model: type[ReplicatedModel], row: dict) -> bool:

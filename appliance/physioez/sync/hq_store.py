@@ -56,6 +56,22 @@ HQ_SCHEMA = [
         PRIMARY KEY (table_name, row_key),
         KEY replicated_row_branch (branch_id, table_name)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    # Concurrent edits of one shared record from two branches: the winner by (HLC, origin
+    # branch) is applied; both states are kept here for an admin to review and, if need be,
+    # reverse.
+    """CREATE TABLE IF NOT EXISTS sync_conflict (
+        id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        table_name VARCHAR(64) NOT NULL,
+        row_key VARCHAR(64) NOT NULL,
+        fields TEXT NOT NULL,
+        winner_branch VARCHAR(16) NOT NULL,
+        loser_branch VARCHAR(16) NOT NULL,
+        winner_json LONGTEXT NOT NULL,
+        loser_json LONGTEXT NOT NULL,
+        status VARCHAR(12) NOT NULL DEFAULT 'open',
+        detected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+        KEY sync_conflict_status (status, id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
     """CREATE TABLE IF NOT EXISTS rejected_batch (
         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
         topic VARCHAR(200) NOT NULL,
@@ -166,14 +182,18 @@ def enqueue_down(
 ) -> int:
     """Queue a head-office change for the branches (``target``: one branch, or '*')."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO hq_outbox (target, table_name, row_key, operation, hlc, row_json) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (target, table, key, operation, hlc, json.dumps(row, sort_keys=True)),
-        )
-        seq = cursor.lastrowid
+        seq = _insert_down(cursor, table, key, row, hlc, operation, target)
     connection.commit()
-    return int(seq)
+    return seq
+
+
+def _insert_down(cursor, table, key, row, hlc, operation="update", target="*") -> int:
+    cursor.execute(
+        "INSERT INTO hq_outbox (target, table_name, row_key, operation, hlc, row_json) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (target, table, key, operation, hlc, json.dumps(row, sort_keys=True)),
+    )
+    return int(cursor.lastrowid)
 
 
 def down_rows(connection, branch: str, after: int, limit: int = 200) -> tuple[list[dict], bool]:
@@ -241,6 +261,10 @@ def apply_batch(
             connection.rollback()
             return Gap(applied + 1)
         fresh = [row for row in batch.rows if row["seq"] > applied]
+        for row in fresh:
+            if row.get("own") == "shared":
+                _apply_shared(cursor, batch.branch, row)
+        fresh_owned = [row for row in fresh if row.get("own") != "shared"]
         cursor.executemany(
             _UPSERT,
             [
@@ -253,7 +277,7 @@ def apply_batch(
                     json.dumps(row["row"], sort_keys=True, separators=(",", ":")),
                     row["seq"],
                 )
-                for row in fresh
+                for row in fresh_owned
             ],
         )
         cursor.execute(
@@ -264,6 +288,129 @@ def apply_batch(
             before_commit()
     connection.commit()
     return Applied(batch.last_seq, len(fresh))
+
+
+# Fields that change with every write and say nothing about the record itself.
+_META_FIELDS = frozenset({"hlc", "version", "updated_at", "origin_branch", "created_at"})
+
+
+def _rank(hlc: str, branch: str) -> tuple[str, str]:
+    """Which of two edits wins: the later HLC, then the editing branch's id (a tie-break every
+    instance computes the same way, whatever order the edits arrive in)."""
+    return (hlc, branch)
+
+
+def _apply_shared(cursor, branch: str, row: dict) -> None:
+    """A shared record (a patient seen at several branches): the newer state wins; an edit
+    made without knowing another branch's edit of the same version is a conflict, resolved by
+    (HLC, origin branch) — the same winner whatever order the two arrive in — and queued for
+    review. The winning state goes down to every branch."""
+    cursor.execute(
+        "SELECT row_json, hlc, branch_id, deleted FROM replicated_row "
+        "WHERE table_name = %s AND row_key = %s FOR UPDATE",
+        (row["table"], row["key"]),
+    )
+    current = cursor.fetchone()
+    incoming = row["row"]
+    if current is not None and current[3]:
+        return  # a tombstone stays a tombstone
+    winner, loser = incoming, None
+    if current is not None:
+        held = json.loads(current[0])
+        # The same stamp from the same branch is the same edit sent again (a resend, or an
+        # anti-entropy repair): it is applied, so a damaged copy here is made whole.
+        newer = _rank(row["hlc"], branch) >= _rank(current[1], current[2])
+        concurrent = current[2] != branch and int(incoming.get("version", 0)) <= int(
+            held.get("version", 0)
+        )
+        differing = sorted(
+            name
+            for name in set(held) | set(incoming)
+            if name not in _META_FIELDS and held.get(name) != incoming.get(name)
+        )
+        # A conflict: both edited without knowing of the other, or an edit arrives that loses
+        # to what is held (its clock was behind): never dropped without a trace.
+        if differing and (concurrent or not newer):
+            winner, loser = (incoming, held) if newer else (held, incoming)
+            cursor.execute(
+                "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
+                "loser_branch, winner_json, loser_json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    row["table"],
+                    row["key"],
+                    json.dumps(differing),
+                    branch if newer else current[2],
+                    current[2] if newer else branch,
+                    json.dumps(winner, sort_keys=True),
+                    json.dumps(loser, sort_keys=True),
+                ),
+            )
+        if not newer:
+            return
+    canonical = json.dumps(incoming, sort_keys=True, separators=(",", ":"))
+    cursor.execute(
+        "INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, seq) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE branch_id = VALUES(branch_id),"
+        " hlc = VALUES(hlc), deleted = VALUES(deleted), row_json = VALUES(row_json), "
+        "seq = VALUES(seq)",
+        (
+            row["table"],
+            row["key"],
+            branch,
+            row["hlc"],
+            1 if row["op"] == "delete" else 0,
+            canonical,
+            row["seq"],
+        ),
+    )
+    _insert_down(cursor, row["table"], row["key"], incoming, row["hlc"], row["op"])
+
+
+def open_conflicts(connection) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, detected_at "
+            "FROM sync_conflict WHERE status = 'open' ORDER BY id"
+        )
+        rows = cursor.fetchall()
+    connection.commit()
+    return [
+        {
+            "id": cid,
+            "table": table,
+            "key": key,
+            "fields": json.loads(fields),
+            "winner": winner,
+            "loser": loser,
+            "detected_at": detected,
+        }
+        for cid, table, key, fields, winner, loser, detected in rows
+    ]
+
+
+def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:
+    """An admin chose the losing state: it becomes the record's state at head office (stamped
+    with head office's ``hlc``, newer than both) and goes down to every branch."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, row_key, loser_json FROM sync_conflict "
+            "WHERE id = %s AND status = 'open' FOR UPDATE",
+            (conflict_id,),
+        )
+        found = cursor.fetchone()
+        if found is None:
+            connection.rollback()
+            raise LookupError(f"no open conflict {conflict_id}")
+        table, key, loser_json = found
+        chosen = dict(json.loads(loser_json), hlc=hlc)
+        cursor.execute(
+            "UPDATE replicated_row SET row_json = %s, hlc = %s WHERE table_name = %s "
+            "AND row_key = %s",
+            (json.dumps(chosen, sort_keys=True, separators=(",", ":")), hlc, table, key),
+        )
+        _insert_down(cursor, table, key, chosen, hlc)
+        cursor.execute("UPDATE sync_conflict SET status = 'reversed' WHERE id = %s", (conflict_id,))
+    connection.commit()
 
 
 def record_rejection(connection, topic: str, reason: str, detail: str) -> None:

@@ -35,6 +35,9 @@ def last_seq() -> int:
 def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:
     """Outbox rows after ``after_seq`` in order, at most ``limit`` rows or ``max_bytes`` of JSON
     (always at least one row, however large, so one big row cannot stall replication)."""
+    from physioez.sync.downstream import replicated_models
+
+    ownership = {table: model.ownership for table, model in replicated_models().items()}
     rows = []
     size = 0
     for seq, table, operation, key, row_json, hlc, version in database.execute_sql(
@@ -54,6 +57,8 @@ def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:
                 "row": json.loads(row_json),
                 "hlc": hlc,
                 "schema_version": version,
+                # Head office merges shared records (patients) and keeps the rest per branch.
+                "own": ownership.get(table, "branch"),
             }
         )
     return rows
