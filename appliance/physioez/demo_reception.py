@@ -184,30 +184,40 @@ def _book_four_weeks(actor, rng, today, zone, practitioners, types, people) -> i
 
 
 def _patients_in_clinic_now(actor, zone, practitioners, types, people) -> int:
-    """Whatever the hour of the demo, someone is waiting and someone is with a therapist."""
+    """Whatever the hour of the demo, someone is waiting and someone is with a therapist.
+
+    The book is already full of demo bookings, so the slot just before now may clash for a
+    given practitioner or patient: try others until each of the two is placed."""
     now = utcnow().astimezone(zone)
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5 + 10)
     made = 0
-    for practitioner, person, statuses in zip(
-        practitioners[-2:], people[-2:], (("arrived",), ("arrived", "in_session")), strict=False
-    ):
-        try:
-            appointment = appointments.book(
-                actor,
-                Slot(
-                    patient_id=person.id,
-                    practitioner_id=practitioner.id,
-                    type_id=types["review"].id,
-                    start=start,
-                ),
-                str(zone),
-                override_reason="Demo: in the clinic right now",
-            )
-        except ClashRefused:
-            continue
-        for status in statuses:
-            appointments.set_status(actor, appointment, status)
-        made += 1
+    used: set[str] = set()
+    for statuses in (("arrived",), ("arrived", "in_session")):
+        placed = False
+        for practitioner in reversed(practitioners):
+            if placed or practitioner.id in used:
+                continue
+            for person in reversed(people):
+                try:
+                    appointment = appointments.book(
+                        actor,
+                        Slot(
+                            patient_id=person.id,
+                            practitioner_id=practitioner.id,
+                            type_id=types["review"].id,
+                            start=start,
+                        ),
+                        str(zone),
+                        override_reason="Demo: in the clinic right now",
+                    )
+                except ClashRefused:
+                    continue
+                for status in statuses:
+                    appointments.set_status(actor, appointment, status)
+                used.add(practitioner.id)
+                made += 1
+                placed = True
+                break
     return made
 
 
