@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import cache
 
 from peewee import Field
 
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")
 
 
+@cache
 def replicated_models() -> dict[str, type[ReplicatedModel]]:
-    """Every replicated table of the installed modules, by table name."""
+    """Every replicated table of the installed modules, by table name (read once: the
+    publisher asks for every batch, and models are all defined by the time it runs)."""
     found: dict[str, type[ReplicatedModel]] = {}
     pending = list(ReplicatedModel.__subclasses__())
     while pending:

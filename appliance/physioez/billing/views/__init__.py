@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, url_for
 
 from physioez.billing.services.policy import BillingPolicy
 from physioez.core.directory import PatientFact
+from physioez.core.errors import InvalidInput
+from physioez.core.money import parse_money
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -22,7 +24,24 @@ NAV = (
 
 
 def policy() -> BillingPolicy:
-    return BillingPolicy.from_settings(current_app.config["PHYSIOEZ"])
+    """The branch's billing policy, built once per settings (the money filter asks for it for
+    every amount on a page)."""
+    settings = current_app.config["PHYSIOEZ"]
+    cached = current_app.extensions.get("physioez_billing_policy")
+    if cached is None or cached[0] is not settings:
+        cached = (settings, BillingPolicy.from_settings(settings))
+        current_app.extensions["physioez_billing_policy"] = cached
+    return cached[1]
+
+
+def form_amount(form, name: str, *, required: bool = False) -> int:
+    """A typed amount from a form field, in minor units; empty is 0 unless ``required``."""
+    text = (form.get(name) or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput("Enter an amount.", field=name)
+        return 0
+    return parse_money(text, policy().currency, field=name)
 
 
 @bp.app_template_filter("money")

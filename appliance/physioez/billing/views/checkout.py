@@ -9,25 +9,15 @@ from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment,
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
-from physioez.billing.views import bp, policy
+from physioez.billing.views import bp, form_amount, policy
 from physioez.core import directory
 from physioez.core.errors import InvalidInput, NotFound, ServiceError
-from physioez.core.money import parse_money
 from physioez.core.web.access import current_actor, requires
-
-
-def _amount(form, name: str, *, required: bool = False) -> int:
-    text = (form.get(name) or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput("Enter an amount.", field=name)
-        return 0
-    return parse_money(text, policy().currency, field=name)
 
 
 def _tenders(form) -> list[Tender]:
     return [
-        Tender(mode, _amount(form, f"amount_{mode}"), form.get(f"reference_{mode}", ""))
+        Tender(mode, form_amount(form, f"amount_{mode}"), form.get(f"reference_{mode}", ""))
         for mode in TENDER_MODES
     ]
 
@@ -76,7 +66,9 @@ def checkout_visits():
         )
     except ServiceError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("billing.patient_account", patient_id=patient_id or "-"))
+        if not patient_id:
+            return redirect(url_for("billing.checkout"))
+        return redirect(url_for("billing.patient_account", patient_id=patient_id))
     return redirect(url_for("billing.invoice_page", invoice_id=invoice.id))
 
 
@@ -94,7 +86,7 @@ def _discount(form) -> Discount | None:
         if not 0 <= percent <= 100:
             raise InvalidInput("A percentage is 0 to 100.", field="discount")
         return Discount(percent_bp=round(percent * 100), reason=reason)
-    return Discount(amount=_amount(form, "discount_value"), reason=reason)
+    return Discount(amount=form_amount(form, "discount_value"), reason=reason)
 
 
 @bp.get("/patients/<patient_id>")
@@ -188,7 +180,7 @@ def refund(patient_id: str):
             patient_id,
             Tender(
                 form.get("mode", ""),
-                _amount(form, "amount", required=True),
+                form_amount(form, "amount", required=True),
                 form.get("reference", ""),
             ),
             form.get("reason", ""),
@@ -220,22 +212,28 @@ def invoice_page(invoice_id: str):
         .where((Settlement.invoice_id == invoice.id) & Settlement.deleted_at.is_null())
         .order_by(Settlement.created_at)
     )
-    names = directory.practitioner_cards(
-        [line.get("practitioner_id") for line in invoice.lines if line.get("practitioner_id")]
-    )
     return render_template(
         "billing/invoice.html",
-        invoice=invoice,
-        patient=directory.patient_card(invoice.patient_id),
-        practitioners=names,
-        owing=invoicing.due(invoice),
+        **invoice_document(invoice),
         settlements=settlements,
         credit_note=invoicing.credit_note_for(invoice),
         cancels=invoicing.get_invoice(invoice.cancels_id) if invoice.cancels_id else None,
         credit=ledger.patient_credit(invoice.patient_id),
-        policy=policy(),
         modes=MODE_LABELS,
     )
+
+
+def invoice_document(invoice) -> dict:
+    """What ``_invoice_document.html`` shows, for the page and for the PDF alike."""
+    return {
+        "invoice": invoice,
+        "patient": directory.patient_card(invoice.patient_id),
+        "practitioners": directory.practitioner_cards(
+            [line.get("practitioner_id") for line in invoice.lines if line.get("practitioner_id")]
+        ),
+        "owing": invoicing.due(invoice),
+        "policy": policy(),
+    }
 
 
 @bp.post("/invoices/<invoice_id>/cancel")
@@ -262,7 +260,7 @@ def write_off(invoice_id: str):
             current_actor(),
             policy(),
             invoice,
-            _amount(request.form, "amount", required=True),
+            form_amount(request.form, "amount", required=True),
             request.form.get("reason", ""),
         )
     except ServiceError as exc:
@@ -285,19 +283,22 @@ def use_credit(invoice_id: str):
 @bp.get("/receipts/<payment_id>")
 @requires("billing.invoices.read")
 def receipt_page(payment_id: str):
+    return render_template("billing/receipt.html", **receipt_document(payment_id))
+
+
+def receipt_document(payment_id: str) -> dict:
+    """What ``_receipt_document.html`` shows, for the page and for the PDF alike."""
     payment = payments.get_payment(payment_id)
     settlements = list(
         Settlement.select().where(
             (Settlement.payment_id == payment.id) & Settlement.deleted_at.is_null()
         )
     )
-    invoices = {s.invoice_id: invoicing.get_invoice(s.invoice_id) for s in settlements}
-    return render_template(
-        "billing/receipt.html",
-        payment=payment,
-        patient=directory.patient_card(payment.patient_id),
-        settlements=settlements,
-        invoices=invoices,
-        policy=policy(),
-        modes=MODE_LABELS,
-    )
+    return {
+        "payment": payment,
+        "patient": directory.patient_card(payment.patient_id),
+        "settlements": settlements,
+        "invoices": {s.invoice_id: invoicing.get_invoice(s.invoice_id) for s in settlements},
+        "policy": policy(),
+        "modes": MODE_LABELS,
+    }

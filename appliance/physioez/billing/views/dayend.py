@@ -8,8 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, DayClose, JournalEntry
 from physioez.billing.services import dayend, dues, ledger
-from physioez.billing.views import bp, policy
-from physioez.billing.views.checkout import _amount
+from physioez.billing.views import bp, form_amount, policy
 from physioez.core.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 
@@ -46,7 +45,7 @@ def close_day():
     day = _day(form.get("day"))
     try:
         counted = {
-            mode: _amount(form, f"counted_{mode}")
+            mode: form_amount(form, f"counted_{mode}")
             for mode in TENDER_MODES
             if (form.get(f"counted_{mode}") or "").strip()
         }

@@ -9,8 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, send_f
 
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.services import expenses
-from physioez.billing.views import bp, policy
-from physioez.billing.views.checkout import _amount
+from physioez.billing.views import bp, form_amount, policy
 from physioez.core.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
 
@@ -61,7 +60,7 @@ def expense_add():
             policy(),
             category=form.get("category", ""),
             vendor=form.get("vendor", ""),
-            amount=_amount(form, "amount", required=True),
+            amount=form_amount(form, "amount", required=True),
             mode=form.get("mode", ""),
             notes=form.get("notes", ""),
             receipt=receipt,
@@ -90,7 +89,7 @@ def expense_receipt(expense_id: str):
 @requires("billing.expenses.manage")
 def petty_cash_top_up():
     try:
-        amount = _amount(request.form, "amount", required=True)
+        amount = form_amount(request.form, "amount", required=True)
         expenses.top_up_petty_cash(current_actor(), policy(), amount)
     except ServiceError as exc:
         flash(exc.message, "error")

@@ -8,8 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.models import SERVICE_KINDS
 from physioez.billing.services import pricing
-from physioez.billing.views import bp, policy
-from physioez.billing.views.checkout import _amount
+from physioez.billing.views import bp, form_amount, policy
 from physioez.core.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
 
@@ -62,7 +61,7 @@ def price_add():
             code=form.get("code", ""),
             name=form.get("name", ""),
             kind=form.get("kind", "service"),
-            price=_amount(form, "price", required=True),
+            price=form_amount(form, "price", required=True),
             valid_from=_date(form.get("valid_from")),
             tax_rate_bp=_tax_bp(form),
             tax_code=form.get("tax_code", ""),
@@ -86,7 +85,7 @@ def price_change(code: str):
         pricing.set_price(
             current_actor(),
             service,
-            amount=_amount(form, "price", required=True),
+            amount=form_amount(form, "price", required=True),
             valid_from=_date(form.get("valid_from")),
             category=form.get("category", ""),
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 
-from physioez.billing.models import MODE_LABELS, Settlement
-from physioez.billing.services import invoicing, payments
-from physioez.billing.views import bp, policy
-from physioez.core import directory, printing
+from physioez.billing.services import invoicing
+from physioez.billing.views import bp
+from physioez.billing.views.checkout import invoice_document, receipt_document
+from physioez.core import printing
 from physioez.core.errors import InvalidInput, ServiceError
 from physioez.core.web.access import requires
 
@@ -25,24 +25,10 @@ def _paper(default: str) -> str:
 
 
 def _receipt_pdf(payment_id: str, paper: str) -> tuple[bytes, str]:
-    payment = payments.get_payment(payment_id)
-    settlements = list(
-        Settlement.select().where(
-            (Settlement.payment_id == payment.id) & Settlement.deleted_at.is_null()
-        )
-    )
-    html = render_template(
-        "billing/print_document.html",
-        title=payment.number,
-        paper=paper,
-        payment=payment,
-        patient=directory.patient_card(payment.patient_id),
-        settlements=settlements,
-        invoices={s.invoice_id: invoicing.get_invoice(s.invoice_id) for s in settlements},
-        policy=policy(),
-        modes=MODE_LABELS,
-    )
-    return printing.render_pdf(html, paper=paper), payment.number
+    context = receipt_document(payment_id)
+    number = context["payment"].number
+    html = render_template("billing/print_document.html", title=number, paper=paper, **context)
+    return printing.render_pdf(html, paper=paper), number
 
 
 def _invoice_pdf(invoice_id: str) -> tuple[bytes, str]:
@@ -52,13 +38,7 @@ def _invoice_pdf(invoice_id: str) -> tuple[bytes, str]:
         title=invoice.number,
         paper="a4",
         payment=None,
-        invoice=invoice,
-        patient=directory.patient_card(invoice.patient_id),
-        practitioners=directory.practitioner_cards(
-            [line.get("practitioner_id") for line in invoice.lines if line.get("practitioner_id")]
-        ),
-        owing=invoicing.due(invoice),
-        policy=policy(),
+        **invoice_document(invoice),
     )
     return printing.render_pdf(html, paper="a4"), invoice.number
 
