@@ -18,6 +18,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from physioez.core import records
+from physioez.core.db import database
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
 from physioez.sync import envelope, hq_store, state
@@ -72,8 +73,9 @@ class Chain:
     def rows_written(self) -> int:
         return sum(ingest.counts["rows"] for ingest in self.ingests)
 
-    def converge(self, timeout: float = CONVERGE_S) -> None:
-        """Wait until head office holds everything, each seq once, and the branch knows it."""
+    def converge(self, timeout: float = CONVERGE_S, other_branches_rows: int = 0) -> None:
+        """Wait until head office holds everything, each seq once, and the branch knows it
+        (``other_branches_rows``: rows other branches sent meanwhile, also counted)."""
         deadline = time.monotonic() + timeout
         connection = self.mysql.connect()
         try:
@@ -92,7 +94,9 @@ class Chain:
             assert hq_store.hq_digests(connection, BRANCH) == state.branch_digests()
         finally:
             connection.close()
-        assert self.rows_written() == state.last_seq(), "a seq was applied twice or never"
+        assert self.rows_written() == state.last_seq() + other_branches_rows, (
+            "a seq was applied twice or never"
+        )
 
 
 def build_chain(mosquitto, mariadb_shared, *, tls: bool = False) -> Chain:
@@ -150,12 +154,15 @@ def tls_chain(app, mosquitto, mariadb_shared) -> Iterator[Chain]:
         tear_down(built)
 
 
-def register(actor, count: int, prefix: str = "Sync") -> None:
+def register(actor, count: int, prefix: str = "Sync", consents: dict | None = None) -> None:
     for n in range(count):
         patients.register(
             actor,
             PatientDetails(
-                first_name=f"{prefix}{n}", last_name=CANARY.split()[1], phone=f"9{n:09d}"
+                first_name=f"{prefix}{n}",
+                last_name=CANARY.split()[1],
+                phone=f"9{n:09d}",
+                consents=consents or {},
             ),
             MONDAY,
         )
@@ -238,7 +245,11 @@ def test_ingest_dies_after_commit_before_ack(chain, system_actor):
             raise RuntimeError("ingest killed between commit and ack")
 
     chain.add_ingest("fragile", before_ack=crash_once)
+    # All ten in one batch, so no later batch's ack can cover the lost one: only the
+    # branch's resend after its ack timeout can.
+    chain.publisher.stop()
     register(system_actor, 10)
+    restart_publisher(chain)
     chain.converge()
     assert crashed, "the crash was never reached"
     assert chain.ingests[0].counts["duplicate"] >= 1  # the resend found it committed
@@ -373,6 +384,32 @@ def test_the_replication_page_shows_the_link_and_what_waits(chain, app, client_f
         app.extensions.pop("physioez_sync")
 
 
+def test_a_table_sent_again_from_the_page_arrives_in_chunks_and_applies_once(
+    chain, app, client_for, system_actor, monkeypatch
+):
+    monkeypatch.setattr(state, "RESEND_CHUNK", 5)
+    app.extensions["physioez_sync"] = chain.publisher
+    try:
+        it_admin, desk = client_for("it_admin"), client_for("receptionist")
+        register(system_actor, 12, consents={"treatment": True})
+        chain.converge()
+        refused = it_admin.post("/system/replication/resend", data={"table": "no_such_table"})
+        assert refused.status_code == 302 and state.resends() == []
+        assert desk.post("/system/replication/resend", data={"table": "patient"}).status_code == 403
+        page = it_admin.post(
+            "/system/replication/resend", data={"table": "patient_consent"}, follow_redirects=True
+        ).text
+        assert "Sending all 12 records of patient_consent to head office again" in page
+        wait_until(lambda: state.resends() == [], "the re-send never finished")
+        chain.converge()
+        resent = database.execute_sql(
+            "SELECT COUNT(*) FROM outbox WHERE table_name = 'patient_consent'"
+        ).fetchone()[0]
+        assert resent == 24  # each record once more, nothing twice
+    finally:
+        app.extensions.pop("physioez_sync")
+
+
 def wait_for_check(publisher: BranchPublisher, since: float, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -384,27 +421,38 @@ def wait_for_check(publisher: BranchPublisher, since: float, timeout: float = 10
 
 
 def test_anti_entropy_finds_and_repairs_what_head_office_lost(chain, system_actor):
-    register(system_actor, 12)
+    register(system_actor, 12, consents={"treatment": True})
     chain.converge()
     started = time.monotonic()
     assert chain.publisher.check_with_head_office()
     assert wait_for_check(chain.publisher, started).differing == ()
     connection = chain.mysql.connect()
     with connection.cursor() as cursor:
-        # Head office loses one record and another is altered behind replication's back.
+        # Head office loses one of the branch's own records and another is altered behind
+        # replication's back; of the shared patients, it loses what the branch sent of one
+        # and damages another's.
         cursor.execute(
-            "DELETE FROM replicated_row WHERE table_name = 'patient' ORDER BY row_key LIMIT 1"
+            "DELETE FROM replicated_row WHERE table_name = 'patient_consent' "
+            "ORDER BY row_key LIMIT 1"
         )
         cursor.execute(
-            "UPDATE replicated_row SET row_json = REPLACE(row_json, 'Sync3', 'Sync3x') "
-            "WHERE table_name = 'patient'"
+            "UPDATE replicated_row SET row_json = REPLACE(row_json, 'true', 'false') "
+            "WHERE table_name = 'patient_consent' ORDER BY row_key DESC LIMIT 1"
+        )
+        cursor.execute(
+            "DELETE FROM shared_received WHERE table_name = 'patient' ORDER BY row_key LIMIT 1"
+        )
+        cursor.execute(
+            "UPDATE shared_received SET row_hash = REPEAT('0', 64) WHERE table_name = 'patient' "
+            "ORDER BY row_key DESC LIMIT 1"
         )
     connection.commit()
     connection.close()
     started = time.monotonic()
     assert chain.publisher.check_with_head_office()
     check = wait_for_check(chain.publisher, started)
-    assert [table for table, _ in check.differing] == ["patient"] and check.resent_rows >= 12
+    assert sorted({table for table, _ in check.differing}) == ["patient", "patient_consent"]
+    assert check.resent_rows >= 24
     chain.converge()
     started = time.monotonic()
     assert chain.publisher.check_with_head_office()
@@ -483,82 +531,76 @@ def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain)
     assert Role.get_by_id(role["id"]).name == "Auditor (head office)"
 
 
-def test_concurrent_edits_of_a_shared_patient_two_hours_apart_resolve_the_same_way(
-    chain, system_actor
-):
-    """Two branches edit one shared patient, one of them with its clock two hours ahead. The
-    same edit wins whichever arrives first, the conflict is recorded, the winner comes down
-    to the branch, and an admin can reverse it."""
-    from physioez.core import records as record_service
-    from physioez.core.clock import HlcTimestamp
-    from physioez.reception.models import Patient
+class OtherBranch:
+    """A second branch, BR02, with its clock two hours ahead: it edits shared patients by
+    publishing signed batches, as its publisher would."""
 
-    other_key = SigningKey.generate()
-    connection = chain.mysql.connect()
-    hq_store.register_branch(connection, "BR02", envelope.encode_key(other_key.verify_key))
-    connection.close()
-    other = raw_client(chain, "BR02")
-    other_seq = iter(range(1, 100))
-    skewed_ms = int(time.time() * 1000) + 2 * 3600 * 1000
+    def __init__(self, chain: Chain) -> None:
+        self.key = SigningKey.generate()
+        connection = chain.mysql.connect()
+        hq_store.register_branch(connection, "BR02", envelope.encode_key(self.key.verify_key))
+        connection.close()
+        self.chain = chain
+        self.client = raw_client(chain, "BR02")
+        self.seq = 0
+        self.skewed_ms = int(time.time() * 1000) + 2 * 3600 * 1000
 
-    def edit_at_other_branch(patient_id: str, email: str) -> None:
+    def edit(self, patient_id: str, **changes) -> None:
+        """Edit the patient as first registered (this branch's first outbox row of it): the
+        other branch has applied nothing from head office since (hq_seq 0)."""
+        from physioez.core.clock import HlcTimestamp
+
         base = next(
             row for row in state.pending_rows(0, 10_000, 10**9) if row["key"] == patient_id
         )["row"]
-        seq = next(other_seq)
-        hlc = HlcTimestamp(skewed_ms + seq, 0, "BR02").encode()
-        row = dict(base, email=email, version=2, hlc=hlc)
-        batch = envelope.Batch(
-            "BR02",
-            seq,
-            seq,
-            envelope.SCHEMA_VERSION,
-            [
-                {
-                    "seq": seq,
-                    "table": "patient",
-                    "op": "update",
-                    "key": patient_id,
-                    "hlc": hlc,
-                    "row": row,
-                    "schema_version": 1,
-                    "own": "shared",
-                }
-            ],
-        )
-        other.publish(
-            envelope.up_topic("BR02"), envelope.seal(batch, other_key, chain.hq_key.public_key), 1
+        self.seq += 1
+        hlc = HlcTimestamp(self.skewed_ms + self.seq, 0, "BR02").encode()
+        row = {
+            "seq": self.seq,
+            "table": "patient",
+            "op": "update",
+            "key": patient_id,
+            "hlc": hlc,
+            "row": dict(base, **changes, version=2, hlc=hlc),
+            "schema_version": 1,
+            "own": "shared",
+            "base": {"hq_seq": 0, "values": {name: base[name] for name in changes}},
+        }
+        batch = envelope.Batch("BR02", self.seq, self.seq, envelope.SCHEMA_VERSION, [row])
+        self.client.publish(
+            envelope.up_topic("BR02"),
+            envelope.seal(batch, self.key, self.chain.hq_key.public_key),
+            1,
         ).wait_for_publish(5)
 
-    def wait_until(predicate, what: str) -> None:
-        deadline = time.monotonic() + 15
-        while not predicate():
-            assert time.monotonic() < deadline, what
-            time.sleep(0.1)
-
-    def conflicts() -> list[dict]:
-        db = chain.mysql.connect()
+    def applied(self) -> int:
+        db = self.chain.mysql.connect()
         try:
-            return hq_store.open_conflicts(db)
+            return hq_store.applied_seq(db, "BR02")
         finally:
             db.close()
 
-    register(system_actor, 2, prefix="Shared")
-    chain.converge()
-    first, second = Patient.select().where(Patient.first_name.startswith("Shared"))
-    # First patient: this branch's edit reaches head office first, then the other's.
-    record_service.update(first, system_actor, phone="9111111111")
-    chain.converge()
-    edit_at_other_branch(first.id, "first@br02.example")
-    wait_until(lambda: len(conflicts()) == 1, "the first conflict was not recorded")
-    # Second patient: both edit it while this branch is offline; the other branch's edit
-    # reaches head office first, this branch's when it reconnects.
-    chain.publisher.stop()
-    record_service.update(Patient.get_by_id(second.id), system_actor, phone="9222222222")
-    edit_at_other_branch(second.id, "second@br02.example")
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def wait_until(predicate, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def hq_conflicts(chain: Chain) -> list[dict]:
     db = chain.mysql.connect()
-    wait_until(lambda: hq_store.applied_seq(db, "BR02") == 2, "the other edit was not applied")
-    db.close()
+    try:
+        return hq_store.open_conflicts(db)
+    finally:
+        db.close()
+
+
+def restart_publisher(chain: Chain) -> None:
     chain.publisher = BranchPublisher(
         branch=BRANCH,
         signing_key=chain.branch_key,
@@ -570,32 +612,101 @@ def test_concurrent_edits_of_a_shared_patient_two_hours_apart_resolve_the_same_w
         pull_every_s=1.0,
     )
     chain.publisher.start()
-    wait_until(lambda: len(conflicts()) == 2, "the second conflict was not recorded")
-    found = {c["key"]: c for c in conflicts()}
-    for patient in (first, second):
+
+
+def test_two_branches_editing_different_details_of_a_patient_both_keep_them(chain, system_actor):
+    from physioez.core import records as record_service
+    from physioez.reception.models import Patient
+
+    other = OtherBranch(chain)
+    register(system_actor, 1, prefix="Merge")
+    chain.converge()
+    patient = Patient.get(Patient.first_name == "Merge0")
+    chain.publisher.stop()  # this branch edits while out of touch
+    record_service.update(patient, system_actor, phone="9111111111")
+    other.edit(patient.id, email="merge@br02.example")
+    wait_until(lambda: other.applied() == 1, "the other branch's edit was not applied")
+    restart_publisher(chain)
+    wait_until(
+        lambda: Patient.get_by_id(patient.id).email == "merge@br02.example",
+        "the merged record never came down",
+    )
+    merged = Patient.get_by_id(patient.id)
+    assert merged.phone == "9111111111", "this branch's own change was lost"
+    assert hq_conflicts(chain) == []
+    # What this branch sent matches what head office received from it.
+    chain.converge(other_branches_rows=other.seq)
+    other.close()
+
+
+def test_concurrent_edits_of_one_detail_two_hours_apart_resolve_the_same_way(
+    chain, app, client_for, system_actor
+):
+    """Two branches change one patient's phone, the other's clock two hours ahead. The same
+    edit wins whichever arrives first, the conflict is recorded at head office and shown on
+    this branch's replication page, the winner comes down, and an admin can reverse it."""
+    from physioez.core import records as record_service
+    from physioez.core.clock import HlcTimestamp
+    from physioez.reception.models import Patient
+
+    other = OtherBranch(chain)
+    register(system_actor, 2, prefix="Shared")
+    chain.converge()
+    first, second = Patient.select().where(Patient.first_name.startswith("Shared"))
+    # First patient: this branch's edit reaches head office first, then the other's.
+    record_service.update(first, system_actor, phone="9111111111")
+    chain.converge()
+    other.edit(first.id, phone="9888888881")
+    wait_until(lambda: len(hq_conflicts(chain)) == 1, "the first conflict was not recorded")
+    # Second patient: both edit while this branch is offline; the other's arrives first.
+    chain.publisher.stop()
+    record_service.update(Patient.get_by_id(second.id), system_actor, phone="9222222222")
+    other.edit(second.id, phone="9888888882")
+    wait_until(lambda: other.applied() == 2, "the other edit was not applied")
+    restart_publisher(chain)
+    wait_until(lambda: len(hq_conflicts(chain)) == 2, "the second conflict was not recorded")
+    found = {c["key"]: c for c in hq_conflicts(chain)}
+    for patient, mine in ((first, "9111111111"), (second, "9222222222")):
         assert found[patient.id]["winner"] == "BR02" and found[patient.id]["loser"] == BRANCH
-        assert found[patient.id]["fields"] == ["email", "phone"]
-    # The winning state comes down to this branch (capture off: nothing echoes back).
+        assert found[patient.id]["fields"] == ["phone"]
+        assert found[patient.id]["loser_values"] == {"phone": mine}
     wait_until(
         lambda: (
-            Patient.get_by_id(first.id).email == "first@br02.example"
-            and Patient.get_by_id(second.id).email == "second@br02.example"
+            Patient.get_by_id(first.id).phone == "9888888881"
+            and Patient.get_by_id(second.id).phone == "9888888882"
         ),
         "the winner never came down",
     )
-    # An admin reverses the first: this branch's edit becomes the state everywhere.
-    db = chain.mysql.connect()
-    hq_store.reverse_conflict(
-        db, found[first.id]["id"], HlcTimestamp(skewed_ms + 10_000, 0, "HQ").encode()
-    )
-    db.close()
-    wait_until(
-        lambda: (
-            Patient.get_by_id(first.id).phone == "9111111111"
-            and Patient.get_by_id(first.id).email != "first@br02.example"
-        ),
-        "the reversal never came down",
-    )
-    assert [c["key"] for c in conflicts()] == [second.id]
-    other.loop_stop()
-    other.disconnect()
+    # The branch is told: its replication page lists both, values only for patient readers.
+    app.extensions["physioez_sync"] = chain.publisher
+    try:
+        owner, it_admin = client_for("owner"), client_for("it_admin")
+        wait_until(
+            lambda: 'data-testid="sync-conflicts"' in owner.get("/system/replication").text,
+            "the conflicts never reached the branch",
+        )
+        page = owner.get("/system/replication").text
+        assert "Shared0" in page and "Shared1" in page and "9888888881" in page
+        assert "9111111111" in page and "BR02" in page
+        assert "9111111111" not in it_admin.get("/system/replication").text
+        # An admin at head office reverses the first: this branch's phone everywhere.
+        db = chain.mysql.connect()
+        hq_store.reverse_conflict(
+            db,
+            found[first.id]["id"],
+            HlcTimestamp(other.skewed_ms + 10_000, 0, "HQ").encode(),
+        )
+        db.close()
+        wait_until(
+            lambda: Patient.get_by_id(first.id).phone == "9111111111",
+            "the reversal never came down",
+        )
+        assert [c["key"] for c in hq_conflicts(chain)] == [second.id]
+        wait_until(
+            lambda: "Shared0" not in owner.get("/system/replication").text,
+            "the branch still lists the reversed conflict",
+        )
+    finally:
+        app.extensions.pop("physioez_sync")
+    chain.converge(other_branches_rows=other.seq)
+    other.close()

@@ -307,6 +307,7 @@ class OutboxEntry(BaseModel):
     hlc = TextField()
     schema_version = IntegerField()
     created_at = TextField()
+    base_json = TextField(null=True)
 
     class Meta:
         table_name = "outbox"

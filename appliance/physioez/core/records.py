@@ -49,6 +49,7 @@ def update(instance: M, actor: Actor, action: str | None = None, **changes: Any)
         if not changed:
             return instance
         before = instance.audit_snapshot()
+        base = _shared_base(instance, changed)
         for name, value in changed.items():
             setattr(instance, name, value)
         if isinstance(instance, ReplicatedModel):
@@ -65,8 +66,21 @@ def update(instance: M, actor: Actor, action: str | None = None, **changes: Any)
             before,
             instance.audit_snapshot(),
         )
-        _enqueue(instance, "update")
+        _enqueue(instance, "update", base)
     return instance
+
+
+def _shared_base(instance: BaseModel, changed: dict[str, Any]) -> dict[str, Any] | None:
+    """For a shared record, what the changed fields held before this edit (as the outbox
+    spells values) and the last head-office change applied here: head office merges on them.
+    Other tables need no base: one branch owns each of their rows."""
+    if not isinstance(instance, ReplicatedModel) or instance.ownership != "shared":
+        return None
+    snapshot = instance.snapshot()
+    return {
+        "hq_seq": _applied_from_head_office(),  # what the branch knew of others' edits
+        "values": {name: snapshot[name] for name in changed if name in snapshot},
+    }
 
 
 def soft_delete(instance: ReplicatedModel, actor: Actor) -> ReplicatedModel:
@@ -89,6 +103,20 @@ def _key(instance: BaseModel) -> str:
     return str(instance._pk)
 
 
+def _no_head_office() -> int:
+    return 0
+
+
+# How far this branch has applied head office's changes; replication sets it (the core does
+# not know replication's tables).
+_applied_from_head_office: Callable[[], int] = _no_head_office
+
+
+def track_head_office(applied_seq: Callable[[], int]) -> None:
+    global _applied_from_head_office
+    _applied_from_head_office = applied_seq
+
+
 # Called after a transaction that wrote outbox rows commits: replication pushes at once.
 _outbox_listeners: list[Callable[[], None]] = []
 
@@ -108,7 +136,7 @@ def _notify_outbox() -> None:
         listener()
 
 
-def _enqueue(instance: BaseModel, operation: str) -> None:
+def _enqueue(instance: BaseModel, operation: str, base: dict[str, Any] | None = None) -> None:
     if not isinstance(instance, ReplicatedModel):
         return
     require_transaction("An outbox row")
@@ -122,5 +150,6 @@ def _enqueue(instance: BaseModel, operation: str) -> None:
         hlc=instance.hlc,
         schema_version=type(instance).schema_version,
         created_at=format_utc(utcnow()),
+        base_json=None if base is None else canonical_json(base),
     )
     insert_row(entry)

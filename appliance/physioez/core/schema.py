@@ -151,4 +151,13 @@ CREATE INDEX background_job_staff ON background_job (staff_id, created_at);
 CREATE INDEX background_job_state ON background_job (state, finished_at);
 """,
     ),
+    Migration(
+        "core.0006_outbox_base",
+        """
+-- For an edit of a shared record (a patient seen at several branches): the values the
+-- changed fields had before it, so head office can merge edits from two branches field by
+-- field and tell an edit that knew the current value from a concurrent one.
+ALTER TABLE outbox ADD COLUMN base_json TEXT;
+""",
+    ),
 ]

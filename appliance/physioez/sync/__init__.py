@@ -14,8 +14,11 @@ __all__ = ["MIGRATIONS", "init_module"]
 
 
 def init_module(app: Flask) -> None:
+    from physioez.core import records
     from physioez.core.web.nav import register_nav
-    from physioez.sync import views
+    from physioez.sync import downstream, views
 
+    # Edits of shared records tell head office what this branch knew of others' edits.
+    records.track_head_office(downstream.hq_applied_seq)
     app.register_blueprint(views.bp)
     register_nav(app, *views.NAV)

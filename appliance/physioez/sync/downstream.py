@@ -18,8 +18,17 @@ from peewee import Field
 from physioez.core.audit import Actor, record_mutation
 from physioez.core.clock import ClockDriftError, HlcTimestamp
 from physioez.core.db import database, write_transaction
-from physioez.core.models import IsoDateField, ReplicatedModel, UtcDateTimeField, parse_utc
+from physioez.core.models import (
+    IsoDateField,
+    ReplicatedModel,
+    UtcDateTimeField,
+    canonical_json,
+    format_utc,
+    parse_utc,
+    utcnow,
+)
 from physioez.core.node import current_node
+from physioez.sync import envelope, merge
 
 log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")
@@ -68,6 +77,10 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
             if row["seq"] <= hq_applied_seq():
                 skipped += 1
                 continue
+            if row["table"] == envelope.CONFLICT_NOTICE_TABLE:
+                _note_conflict(row["row"])
+                applied += 1
+                continue
             model = models.get(row["table"])
             if model is None or model.ownership not in ("hq", "shared"):
                 log.warning(
@@ -86,6 +99,61 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
             (last_hq_seq,),
         )
     return applied, skipped
+
+
+def _note_conflict(notice: dict) -> None:
+    """Head office tells of a conflict this branch took part in, or of its reversal."""
+    before = database.execute_sql(
+        "SELECT status FROM sync_conflict_notice WHERE id = ?", (notice["id"],)
+    ).fetchone()
+    database.execute_sql(
+        "INSERT INTO sync_conflict_notice (id, table_name, row_key, fields, winner_branch, "
+        "loser_branch, winner_values, loser_values, status, detected_at, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "status = excluded.status, received_at = excluded.received_at",
+        (
+            notice["id"],
+            notice["table"],
+            notice["key"],
+            canonical_json(notice["fields"]),
+            notice["winner"],
+            notice["loser"],
+            canonical_json(notice["winner_values"]),
+            canonical_json(notice["loser_values"]),
+            notice["status"],
+            notice["detected_at"],
+            format_utc(utcnow()),
+        ),
+    )
+    record_mutation(
+        HEAD_OFFICE,
+        "sync_conflict.noticed",
+        "sync_conflict",
+        str(notice["id"]),
+        None if before is None else {"status": before[0]},
+        {
+            "status": notice["status"],
+            "table": notice["table"],
+            "key": notice["key"],
+            "fields": notice["fields"],
+            "winner": notice["winner"],
+            "loser": notice["loser"],
+        },
+    )
+
+
+def open_conflict_notices(limit: int = 50) -> list[dict]:
+    """The open conflicts this branch took part in, newest first."""
+    rows = database.execute_sql(
+        "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, winner_values, "
+        "loser_values, status, detected_at FROM sync_conflict_notice WHERE status = 'open' "
+        "ORDER BY id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    notices = [merge.conflict_from_row(row) for row in rows]
+    for notice in notices:
+        notice["detected_at"] = parse_utc(notice["detected_at"])
+    return notices
 
 
 def _observe(hlc: str) -> None:

@@ -26,6 +26,9 @@ PROTOCOL = 1
 SCHEMA_VERSION = 1
 
 TOPIC_ROOT = "physioez/v1/branch"
+# Down rows of this pseudo-table tell a branch of a conflict over a shared record that it took
+# part in (and, later, that an admin reversed it); they are not records of any table.
+CONFLICT_NOTICE_TABLE = "sync_conflict"
 
 
 def up_topic(branch: str) -> str:

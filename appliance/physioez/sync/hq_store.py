@@ -8,13 +8,14 @@ nothing, and the cursor can never move past a seq whose rows are not committed.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pymysql
 from pymysql.constants import SERVER_STATUS
 
-from physioez.sync import envelope, state
+from physioez.sync import envelope, merge, state
 
 HQ_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS branch_cursor (
@@ -42,8 +43,10 @@ HQ_SCHEMA = [
         created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
         KEY hq_outbox_target (target, seq)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
-    # One row per replicated record: its latest state as the branch wrote it. ``branch_id`` is
-    # the branch whose outbox carried it; ``origin_branch`` and ``hlc`` come from the record.
+    # One row per replicated record: its latest state. For a branch's own records, as the
+    # branch wrote it, ``branch_id`` the branch whose outbox carried it. For a shared record
+    # (a patient), the state merged from every branch's edits, ``branch_id`` '*', and each
+    # field's stamp (sync.merge.Stamp) in ``field_stamps``.
     """CREATE TABLE IF NOT EXISTS replicated_row (
         table_name VARCHAR(64) NOT NULL,
         row_key VARCHAR(64) NOT NULL,
@@ -52,13 +55,24 @@ HQ_SCHEMA = [
         deleted TINYINT NOT NULL DEFAULT 0,
         row_json LONGTEXT NOT NULL,
         seq BIGINT NOT NULL,
+        field_stamps LONGTEXT NULL,
         applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
         PRIMARY KEY (table_name, row_key),
         KEY replicated_row_branch (branch_id, table_name)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
-    # Concurrent edits of one shared record from two branches: the winner by (HLC, origin
-    # branch) is applied; both states are kept here for an admin to review and, if need be,
-    # reverse.
+    # What each branch last sent of each shared record (its hash): anti-entropy compares a
+    # branch with what it sent, which the merged state in replicated_row no longer is.
+    """CREATE TABLE IF NOT EXISTS shared_received (
+        branch_id VARCHAR(16) NOT NULL,
+        table_name VARCHAR(64) NOT NULL,
+        row_key VARCHAR(64) NOT NULL,
+        hlc VARCHAR(64) NOT NULL,
+        row_hash CHAR(64) NOT NULL,
+        PRIMARY KEY (branch_id, table_name, row_key)
+    ) ENGINE=InnoDB""",
+    # Concurrent edits of one field of a shared record by two branches: the winner by (HLC,
+    # branch) is applied; both values of each field are kept here (``winner_json`` and
+    # ``loser_json``: field -> value) for an admin to review and, if need be, reverse.
     """CREATE TABLE IF NOT EXISTS sync_conflict (
         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
         table_name VARCHAR(64) NOT NULL,
@@ -290,107 +304,135 @@ def apply_batch(
     return Applied(batch.last_seq, len(fresh))
 
 
-# Fields that change with every write and say nothing about the record itself.
-_META_FIELDS = frozenset({"hlc", "version", "updated_at", "origin_branch", "created_at"})
-
-
-def _rank(hlc: str, branch: str) -> tuple[str, str]:
-    """Which of two edits wins: the later HLC, then the editing branch's id (a tie-break every
-    instance computes the same way, whatever order the edits arrive in)."""
-    return (hlc, branch)
-
-
 def _apply_shared(cursor, branch: str, row: dict) -> None:
-    """A shared record (a patient seen at several branches): the newer state wins; an edit
-    made without knowing another branch's edit of the same version is a conflict, resolved by
-    (HLC, origin branch) — the same winner whatever order the two arrive in — and queued for
-    review. The winning state goes down to every branch."""
+    """A shared record (a patient seen at several branches): ``branch``'s edit merged field by
+    field into what head office holds (see :mod:`physioez.sync.merge`); the merged state goes
+    down to every branch, and clashes into ``sync_conflict``, each also told to the two
+    branches involved."""
+    table, key = row["table"], row["key"]
     cursor.execute(
-        "SELECT row_json, hlc, branch_id, deleted FROM replicated_row "
+        "SELECT hlc FROM shared_received WHERE branch_id = %s AND table_name = %s "
+        "AND row_key = %s FOR UPDATE",
+        (branch, table, key),
+    )
+    received = cursor.fetchone()
+    # row_hash before hlc: MySQL assigns left to right and the second test must see the old hlc.
+    cursor.execute(
+        "INSERT INTO shared_received (branch_id, table_name, row_key, hlc, row_hash) "
+        "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "row_hash = IF(VALUES(hlc) >= hlc, VALUES(row_hash), row_hash), "
+        "hlc = IF(VALUES(hlc) >= hlc, VALUES(hlc), hlc)",
+        (branch, table, key, row["hlc"], state.record_hash(json.dumps(row["row"]))),
+    )
+    if received is not None and received[0] >= row["hlc"]:
+        return  # sent before (a resend or an anti-entropy repair): merged already
+    cursor.execute(
+        "SELECT row_json, deleted, field_stamps FROM replicated_row "
         "WHERE table_name = %s AND row_key = %s FOR UPDATE",
-        (row["table"], row["key"]),
+        (table, key),
     )
     current = cursor.fetchone()
-    incoming = row["row"]
-    if current is not None and current[3]:
+    result = merge.merge(
+        json.loads(current[0]) if current else None,
+        bool(current[1]) if current else False,
+        _stamps(current[2] if current else None),
+        row["row"],
+        row["hlc"],
+        branch,
+        row["op"],
+        row.get("base"),
+        now_ms=int(time.time() * 1000),
+    )
+    if result is None:
         return  # a tombstone stays a tombstone
-    winner, loser = incoming, None
-    if current is not None:
-        held = json.loads(current[0])
-        # The same stamp from the same branch is the same edit sent again (a resend, or an
-        # anti-entropy repair): it is applied, so a damaged copy here is made whole.
-        newer = _rank(row["hlc"], branch) >= _rank(current[1], current[2])
-        concurrent = current[2] != branch and int(incoming.get("version", 0)) <= int(
-            held.get("version", 0)
+    operation = "delete" if result.deleted else ("insert" if current is None else "update")
+    down_seq = _insert_down(cursor, table, key, result.state, result.hlc, operation)
+    _store_shared(
+        cursor,
+        table,
+        key,
+        result.state,
+        result.hlc,
+        result.deleted,
+        merge.settle(result.stamps, down_seq),
+        row["seq"],
+    )
+    for (winner, loser), clashes in _by_pair(result.conflicts).items():
+        cursor.execute(
+            "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
+            "loser_branch, winner_json, loser_json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                table,
+                key,
+                json.dumps([c.field for c in clashes]),
+                winner,
+                loser,
+                json.dumps({c.field: c.winner_value for c in clashes}, sort_keys=True),
+                json.dumps({c.field: c.loser_value for c in clashes}, sort_keys=True),
+            ),
         )
-        differing = sorted(
-            name
-            for name in set(held) | set(incoming)
-            if name not in _META_FIELDS and held.get(name) != incoming.get(name)
-        )
-        # A conflict: both edited without knowing of the other, or an edit arrives that loses
-        # to what is held (its clock was behind): never dropped without a trace.
-        if differing and (concurrent or not newer):
-            winner, loser = (incoming, held) if newer else (held, incoming)
-            cursor.execute(
-                "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
-                "loser_branch, winner_json, loser_json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    row["table"],
-                    row["key"],
-                    json.dumps(differing),
-                    branch if newer else current[2],
-                    current[2] if newer else branch,
-                    json.dumps(winner, sort_keys=True),
-                    json.dumps(loser, sort_keys=True),
-                ),
-            )
-        if not newer:
-            return
-    canonical = json.dumps(incoming, sort_keys=True, separators=(",", ":"))
+        _notify_conflict(cursor, int(cursor.lastrowid))
+
+
+def _stamps(raw: str | None) -> dict[str, merge.Stamp]:
+    return {name: merge.Stamp.from_json(value) for name, value in json.loads(raw or "{}").items()}
+
+
+def _store_shared(cursor, table, key, record, hlc, deleted, stamps, seq) -> None:
     cursor.execute(
-        "INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, seq) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE branch_id = VALUES(branch_id),"
-        " hlc = VALUES(hlc), deleted = VALUES(deleted), row_json = VALUES(row_json), "
-        "seq = VALUES(seq)",
+        "INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, "
+        "seq, field_stamps) VALUES (%s, %s, '*', %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "hlc = VALUES(hlc), deleted = VALUES(deleted), row_json = VALUES(row_json), "
+        "seq = VALUES(seq), field_stamps = VALUES(field_stamps)",
         (
-            row["table"],
-            row["key"],
-            branch,
-            row["hlc"],
-            1 if row["op"] == "delete" else 0,
-            canonical,
-            row["seq"],
+            table,
+            key,
+            hlc,
+            1 if deleted else 0,
+            json.dumps(record, sort_keys=True, separators=(",", ":")),
+            seq,
+            json.dumps({name: stamp.to_json() for name, stamp in sorted(stamps.items())}),
         ),
     )
-    _insert_down(cursor, row["table"], row["key"], incoming, row["hlc"], row["op"])
+
+
+def _by_pair(conflicts: list[merge.FieldConflict]) -> dict[tuple[str, str], list]:
+    grouped: dict[tuple[str, str], list] = {}
+    for conflict in conflicts:
+        grouped.setdefault((conflict.winner.branch, conflict.loser.branch), []).append(conflict)
+    return grouped
+
+
+def _notify_conflict(cursor, conflict_id: int) -> None:
+    cursor.execute(
+        "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, winner_json, "
+        "loser_json, status, detected_at FROM sync_conflict WHERE id = %s",
+        (conflict_id,),
+    )
+    notice = merge.conflict_from_row(cursor.fetchone())
+    notice["detected_at"] = notice["detected_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    hlc = merge.head_office_now()
+    for target in sorted({notice["winner"], notice["loser"]} - {merge.HEAD_OFFICE_NODE}):
+        _insert_down(
+            cursor, envelope.CONFLICT_NOTICE_TABLE, str(conflict_id), notice, hlc, "update", target
+        )
 
 
 def open_conflicts(connection) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, detected_at "
-            "FROM sync_conflict WHERE status = 'open' ORDER BY id"
+            "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, winner_json, "
+            "loser_json, status, detected_at FROM sync_conflict WHERE status = 'open' ORDER BY id"
         )
         rows = cursor.fetchall()
     connection.commit()
-    return [
-        {
-            "id": cid,
-            "table": table,
-            "key": key,
-            "fields": json.loads(fields),
-            "winner": winner,
-            "loser": loser,
-            "detected_at": detected,
-        }
-        for cid, table, key, fields, winner, loser, detected in rows
-    ]
+    return [merge.conflict_from_row(found) for found in rows]
 
 
 def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:
-    """An admin chose the losing state: it becomes the record's state at head office (stamped
-    with head office's ``hlc``, newer than both) and goes down to every branch."""
+    """An admin chose the losing values: they become the record's at head office, stamped
+    later than anything held (and not before ``hlc``, head office's clock), and go down to
+    every branch."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT table_name, row_key, loser_json FROM sync_conflict "
@@ -402,14 +444,21 @@ def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:
             connection.rollback()
             raise LookupError(f"no open conflict {conflict_id}")
         table, key, loser_json = found
-        chosen = dict(json.loads(loser_json), hlc=hlc)
         cursor.execute(
-            "UPDATE replicated_row SET row_json = %s, hlc = %s WHERE table_name = %s "
-            "AND row_key = %s",
-            (json.dumps(chosen, sort_keys=True, separators=(",", ":")), hlc, table, key),
+            "SELECT row_json, field_stamps, seq FROM replicated_row "
+            "WHERE table_name = %s AND row_key = %s FOR UPDATE",
+            (table, key),
         )
-        _insert_down(cursor, table, key, chosen, hlc)
+        row_json, stamps_json, seq = cursor.fetchone()
+        held = json.loads(row_json)
+        stamp = max(hlc, merge.after(held["hlc"]))
+        record, stamps = merge.with_values(
+            held, _stamps(stamps_json), json.loads(loser_json), stamp
+        )
+        down_seq = _insert_down(cursor, table, key, record, stamp)
+        _store_shared(cursor, table, key, record, stamp, False, merge.settle(stamps, down_seq), seq)
         cursor.execute("UPDATE sync_conflict SET status = 'reversed' WHERE id = %s", (conflict_id,))
+        _notify_conflict(cursor, conflict_id)
     connection.commit()
 
 
@@ -430,16 +479,28 @@ def applied_seq(connection, branch: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _branch_records(cursor, branch: str):
+    """(table, key, record hash) of everything ``branch`` sent: its own records as held, and
+    what it last sent of each shared record."""
+    cursor.execute(
+        "SELECT table_name, row_key, row_json FROM replicated_row WHERE branch_id = %s",
+        (branch,),
+    )
+    for table, key, row_json in cursor.fetchall():
+        yield table, key, state.record_hash(row_json)
+    cursor.execute(
+        "SELECT table_name, row_key, row_hash FROM shared_received WHERE branch_id = %s",
+        (branch,),
+    )
+    yield from cursor.fetchall()
+
+
 def hq_digests(connection, branch: str) -> dict[str, state.TableDigest]:
     """The same per-table digests as the branch computes, over what head office holds."""
+    by_table: dict[str, list[tuple[str, str]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, row_key, row_json FROM replicated_row WHERE branch_id = %s",
-            (branch,),
-        )
-        by_table: dict[str, list[tuple[str, str]]] = {}
-        for table, key, row_json in cursor.fetchall():
-            by_table.setdefault(table, []).append((key, state.record_hash(row_json)))
+        for table, key, hashed in _branch_records(cursor, branch):
+            by_table.setdefault(table, []).append((key, hashed))
     connection.commit()
     digests = {}
     for table, pairs in by_table.items():
@@ -451,10 +512,6 @@ def hq_digests(connection, branch: str) -> dict[str, state.TableDigest]:
 def hq_buckets(connection, branch: str) -> state.Buckets:
     """Head office's per-table, per-month digests of one branch's records."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, row_key, row_json FROM replicated_row WHERE branch_id = %s",
-            (branch,),
-        )
-        records = [(table, key, state.record_hash(row_json)) for table, key, row_json in cursor]
+        records = list(_branch_records(cursor, branch))
     connection.commit()
     return state.fold_buckets(records)

@@ -247,6 +247,7 @@ class BranchPublisher:
                 self._pump()
                 self._pull_when_due()
                 self._check_when_due()
+                self._resend_when_asked()
             except Exception:
                 # A bad moment (database busy, broker gone) must not end replication.
                 log.exception("replication publisher step failed; retrying at the next tick")
@@ -288,6 +289,15 @@ class BranchPublisher:
     def _pull_when_due(self) -> None:
         if time.monotonic() >= self._next_pull_at and self.pull():
             self._next_pull_at = time.monotonic() + self.pull_every_s
+
+    def _resend_when_asked(self) -> None:
+        """A table re-send an admin asked for: the next chunk, while the link is up and
+        nothing else waits (a re-send never delays the branch's own new changes)."""
+        with self._lock:
+            if not self._connected or self._inflight:
+                return
+        if state.resend_step():
+            self._wake.set()
 
     def _check_when_due(self) -> None:
         """Anti-entropy on a schedule: when due and nothing is waiting, compare with head

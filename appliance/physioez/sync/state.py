@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from physioez.core.audit import Actor, record_mutation
 from physioez.core.db import database, write_transaction
 from physioez.core.ids import uuid7_time_ms
 from physioez.core.models import format_utc, utcnow
@@ -40,27 +41,28 @@ def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:
     ownership = {table: model.ownership for table, model in replicated_models().items()}
     rows = []
     size = 0
-    for seq, table, operation, key, row_json, hlc, version in database.execute_sql(
-        "SELECT seq, table_name, operation, row_key, row_json, hlc, schema_version FROM outbox "
-        "WHERE seq > ? ORDER BY seq LIMIT ?",
+    for seq, table, operation, key, row_json, hlc, version, base_json in database.execute_sql(
+        "SELECT seq, table_name, operation, row_key, row_json, hlc, schema_version, base_json "
+        "FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
         (after_seq, limit),
     ):
-        size += len(row_json) + 120
+        size += len(row_json) + len(base_json or "") + 120
         if rows and size > max_bytes:
             break
-        rows.append(
-            {
-                "seq": seq,
-                "table": table,
-                "op": operation,
-                "key": key,
-                "row": json.loads(row_json),
-                "hlc": hlc,
-                "schema_version": version,
-                # Head office merges shared records (patients) and keeps the rest per branch.
-                "own": ownership.get(table, "branch"),
-            }
-        )
+        row = {
+            "seq": seq,
+            "table": table,
+            "op": operation,
+            "key": key,
+            "row": json.loads(row_json),
+            "hlc": hlc,
+            "schema_version": version,
+            # Head office merges shared records (patients) and keeps the rest per branch.
+            "own": ownership.get(table, "branch"),
+        }
+        if base_json is not None:
+            row["base"] = json.loads(base_json)  # what the edit's fields held before it
+        rows.append(row)
     return rows
 
 
@@ -140,29 +142,104 @@ def differing(ours: Buckets, theirs: Buckets) -> list[tuple[str, str]]:
     return found
 
 
+_LATEST_OF_TABLE = (
+    "SELECT o.row_key, o.operation, o.row_json, o.hlc, o.schema_version FROM outbox o "
+    "WHERE o.table_name = ? AND o.row_key > ? AND o.seq = (SELECT MAX(i.seq) FROM outbox i "
+    "WHERE i.table_name = o.table_name AND i.row_key = o.row_key) ORDER BY o.row_key"
+)
+
+
+def _queue_again(table: str, rows) -> int:
+    """Queue these records' latest states again as new outbox rows; head office upserts them
+    (same HLC: same state), repairing whatever it lost."""
+    now = format_utc(utcnow())
+    count = 0
+    for key, operation, row_json, hlc, version in rows:
+        database.execute_sql(
+            "INSERT INTO outbox (table_name, operation, row_key, row_json, hlc, "
+            "schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (table, operation, key, row_json, hlc, version, now),
+        )
+        count += 1
+    return count
+
+
 def resend_buckets(buckets: Iterable[tuple[str, str]]) -> int:
-    """Queue the latest state of every record in these buckets again, as new outbox rows;
-    head office upserts them (same HLC: same state), repairing whatever it lost."""
+    """Queue the latest state of every record in these (table, month) buckets again."""
     wanted = set(buckets)
-    tables = {table for table, _ in wanted}
     count = 0
     with write_transaction():
-        for table in sorted(tables):
-            rows = database.execute_sql(
-                "SELECT o.row_key, o.operation, o.row_json, o.hlc, o.schema_version FROM outbox o "
-                "WHERE o.table_name = ? AND o.seq = (SELECT MAX(i.seq) FROM outbox i "
-                "WHERE i.table_name = o.table_name AND i.row_key = o.row_key)",
-                (table,),
-            ).fetchall()
-            for key, operation, row_json, hlc, version in rows:
-                if (table, bucket_of(key)) not in wanted:
-                    continue
-                database.execute_sql(
-                    "INSERT INTO outbox (table_name, operation, row_key, row_json, hlc, "
-                    "schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (table, operation, key, row_json, hlc, version, format_utc(utcnow())),
-                )
-                count += 1
+        for table in sorted({table for table, _ in wanted}):
+            rows = database.execute_sql(_LATEST_OF_TABLE, (table, "")).fetchall()
+            count += _queue_again(
+                table, [row for row in rows if (table, bucket_of(row[0])) in wanted]
+            )
+    return count
+
+
+@dataclass(frozen=True)
+class Resend:
+    table: str
+    done: int
+    total: int
+    requested_by: str
+
+
+def request_table_resend(table: str, actor: Actor, requested_by: str) -> Resend:
+    """Send every record of ``table`` to head office again, a chunk at a time (see
+    :func:`resend_step`); asking again while one runs starts it over."""
+    with write_transaction():
+        total = database.execute_sql(
+            "SELECT COUNT(DISTINCT row_key) FROM outbox WHERE table_name = ?", (table,)
+        ).fetchone()[0]
+        database.execute_sql(
+            "INSERT INTO sync_resend (table_name, after_key, done, total, requested_by, "
+            "requested_at) VALUES (?, '', 0, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
+            "after_key = '', done = 0, total = excluded.total, "
+            "requested_by = excluded.requested_by, requested_at = excluded.requested_at",
+            (table, total, requested_by, format_utc(utcnow())),
+        )
+        record_mutation(
+            actor, "sync.resend_requested", "sync_resend", table, None, {"records": total}
+        )
+    return Resend(table, 0, total, requested_by)
+
+
+def resends() -> list[Resend]:
+    return [
+        Resend(*row)
+        for row in database.execute_sql(
+            "SELECT table_name, done, total, requested_by FROM sync_resend ORDER BY table_name"
+        )
+    ]
+
+
+# One chunk per publisher tick: each is one short write transaction, so the front desk's
+# bookings interleave with a re-send of 300,000 appointments.
+RESEND_CHUNK = 500
+
+
+def resend_step(chunk: int | None = None) -> int:
+    """Queue the next chunk of a requested table re-send; returns the records queued."""
+    chunk = chunk or RESEND_CHUNK
+    pending = database.execute_sql(
+        "SELECT table_name, after_key FROM sync_resend ORDER BY requested_at LIMIT 1"
+    ).fetchone()
+    if pending is None:
+        return 0
+    table, after_key = pending
+    with write_transaction():
+        rows = database.execute_sql(
+            _LATEST_OF_TABLE + " LIMIT ?", (table, after_key, chunk)
+        ).fetchall()
+        count = _queue_again(table, rows)
+        if len(rows) < chunk:
+            database.execute_sql("DELETE FROM sync_resend WHERE table_name = ?", (table,))
+        else:
+            database.execute_sql(
+                "UPDATE sync_resend SET after_key = ?, done = done + ? WHERE table_name = ?",
+                (rows[-1][0], count, table),
+            )
     return count
 
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from physioez.core.web.access import requires
+from physioez.core import directory
+from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.nav import NavItem
-from physioez.sync import state
+from physioez.sync import downstream, state
 
 bp = Blueprint("sync", __name__, url_prefix="/system")
 
 NAV = (NavItem("Appliance", "Replication", "sync.status_page", "system.appliance.manage"),)
+PATIENT_DATA = "reception.patients.read"
+
+
+def resendable_tables() -> list[str]:
+    """Tables this branch sends to head office (not the ones head office alone writes)."""
+    return sorted(
+        table for table, model in downstream.replicated_models().items() if model.ownership != "hq"
+    )
 
 
 @bp.get("/replication")
@@ -22,9 +32,17 @@ def status_page():
     publisher = current_app.extensions.get("physioez_sync")
     status = publisher.status() if publisher is not None else None
     acked, last = state.acked_seq(), state.last_seq()
+    conflicts = downstream.open_conflict_notices()
     return render_template(
         "sync/status.html",
         sync=settings.sync,
+        conflicts=conflicts,
+        # Names and values are patient data: shown only to those who may read patients.
+        patients=directory.patient_cards([c["key"] for c in conflicts if c["table"] == "patient"])
+        if can(PATIENT_DATA)
+        else None,
+        tables=resendable_tables(),
+        resends=state.resends(),
         status=status,
         acked=acked,
         last=last,
@@ -48,4 +66,20 @@ def check_now():
             "Changes are still on their way to head office; check again once nothing waits.",
             "error",
         )
+    return redirect(url_for("sync.status_page"))
+
+
+@bp.post("/replication/resend")
+@requires("system.appliance.manage")
+def resend_table():
+    table = request.form.get("table", "")
+    if table not in resendable_tables():
+        flash("Choose one of the listed tables to send again.", "error")
+        return redirect(url_for("sync.status_page"))
+    resend = state.request_table_resend(table, current_actor(), current_user.full_name)
+    flash(
+        f"Sending all {resend.total} records of {table} to head office again; "
+        "progress shows below. The branch keeps working meanwhile.",
+        "info",
+    )
     return redirect(url_for("sync.status_page"))
