@@ -431,6 +431,7 @@ def fill_backlog(templates: list[dict], target: int, branch: str) -> int:
                 change["hlc"],
                 version,
                 created,
+                canonical_json(change["base"]) if "base" in change else None,
             )
         )
         if len(chunk) == 10_000:
@@ -445,7 +446,7 @@ def _insert_outbox(database, write_transaction, rows: list[tuple]) -> None:
     with write_transaction():
         database.cursor().executemany(
             "INSERT INTO outbox (table_name, operation, row_key, row_json, hlc, schema_version, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "created_at, base_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

@@ -92,8 +92,14 @@ class HeadOffice:
         """Head office forgets every applied row and cursor (branch keys stay registered)."""
         with contextlib.closing(self.mysql.connect()) as connection:
             with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE TABLE replicated_row")
-                cursor.execute("TRUNCATE TABLE branch_cursor")
+                for table in (
+                    "replicated_row",
+                    "branch_cursor",
+                    "shared_received",
+                    "hq_outbox",
+                    "sync_conflict",
+                ):
+                    cursor.execute(f"TRUNCATE TABLE {table}")
             connection.commit()
 
     def log_tails(self) -> str:
@@ -153,7 +159,8 @@ def patient_changes(templates: list[dict], count: int, branch: str, first_number
     patient registered earlier in the stream.
 
     Yields outbox rows as the publisher reads them, without ``seq``: table, op, key, row
-    (a dict), hlc and schema_version, in HLC order.
+    (a dict), hlc, ownership ("shared", as patients are) and, for updates, the base head
+    office merges on; in HLC order.
     """
     from physioez.core.clock import HlcTimestamp
     from physioez.core.ids import Uuid7Generator
@@ -168,6 +175,7 @@ def patient_changes(templates: list[dict], count: int, branch: str, first_number
         at += f".{wall_ms % 1000:03d}000Z"
         if n % 5 == 4 and made:
             row = dict(made[(n * 7919) % len(made)])
+            base = {"hq_seq": 0, "values": {"address": row["address"]}}
             row.update(
                 version=row["version"] + 1,
                 hlc=hlc,
@@ -175,7 +183,15 @@ def patient_changes(templates: list[dict], count: int, branch: str, first_number
                 address=f"{n % 400 + 1}, {('MG Road', 'Park Street', 'Linking Road')[n % 3]}",
             )
             made[(n * 7919) % len(made)] = row
-            yield {"table": "patient", "op": "update", "key": row["id"], "row": row, "hlc": hlc}
+            yield {
+                "table": "patient",
+                "op": "update",
+                "key": row["id"],
+                "row": row,
+                "hlc": hlc,
+                "own": "shared",
+                "base": base,
+            }
             continue
         template = templates[n % len(templates)]
         number = first_number + n
@@ -193,7 +209,14 @@ def patient_changes(templates: list[dict], count: int, branch: str, first_number
             origin_branch=branch,
         )
         made.append(row)
-        yield {"table": "patient", "op": "insert", "key": row["id"], "row": row, "hlc": hlc}
+        yield {
+            "table": "patient",
+            "op": "insert",
+            "key": row["id"],
+            "row": row,
+            "hlc": hlc,
+            "own": "shared",  # as the publisher marks patients: merged at head office
+        }
 
 
 def latency_summary(values_ms: list[float]) -> dict:

@@ -31,9 +31,11 @@ HQ_SCHEMA = [
         added_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
     ) ENGINE=InnoDB""",
     # Head office's own changes for the branches (HQ-owned tables, shared records), in one
-    # order; ``target`` is a branch id, or '*' for every branch.
+    # order; ``target`` is a branch id, or '*' for every branch. ``seq`` comes from
+    # hq_sequence (see _allocate_down), never AUTO_INCREMENT: seqs must become visible in
+    # order, or a branch pulling "after N" could pass over one committed late.
     """CREATE TABLE IF NOT EXISTS hq_outbox (
-        seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        seq BIGINT NOT NULL PRIMARY KEY,
         target VARCHAR(16) NOT NULL DEFAULT '*',
         table_name VARCHAR(64) NOT NULL,
         row_key VARCHAR(64) NOT NULL,
@@ -86,6 +88,11 @@ HQ_SCHEMA = [
         detected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
         KEY sync_conflict_status (status, id)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    """CREATE TABLE IF NOT EXISTS hq_sequence (
+        name VARCHAR(32) NOT NULL PRIMARY KEY,
+        value BIGINT NOT NULL
+    ) ENGINE=InnoDB""",
+    "INSERT IGNORE INTO hq_sequence (name, value) VALUES ('hq_outbox', 0)",
     """CREATE TABLE IF NOT EXISTS rejected_batch (
         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
         topic VARCHAR(200) NOT NULL,
@@ -196,18 +203,52 @@ def enqueue_down(
 ) -> int:
     """Queue a head-office change for the branches (``target``: one branch, or '*')."""
     with connection.cursor() as cursor:
-        seq = _insert_down(cursor, table, key, row, hlc, operation, target)
+        [seq] = _insert_down(cursor, [DownChange(table, key, row, hlc, operation, target)])
     connection.commit()
     return seq
 
 
-def _insert_down(cursor, table, key, row, hlc, operation="update", target="*") -> int:
+@dataclass(frozen=True)
+class DownChange:
+    table: str
+    key: str
+    row: dict
+    hlc: str
+    operation: str = "update"
+    target: str = "*"
+
+
+def _insert_down(cursor, changes: list[DownChange]) -> list[int]:
+    """Queue ``changes`` for the branches; returns their seqs. Call it last before COMMIT:
+    the sequence row stays locked until then, so seqs are taken in commit order and every
+    seq a branch can see has all smaller ones visible too (the lock is held for the commit
+    alone)."""
+    if not changes:
+        return []
     cursor.execute(
-        "INSERT INTO hq_outbox (target, table_name, row_key, operation, hlc, row_json) "
-        "VALUES (%s, %s, %s, %s, %s, %s)",
-        (target, table, key, operation, hlc, json.dumps(row, sort_keys=True)),
+        "UPDATE hq_sequence SET value = LAST_INSERT_ID(value + %s) WHERE name = 'hq_outbox'",
+        (len(changes),),
     )
-    return int(cursor.lastrowid)
+    cursor.execute("SELECT LAST_INSERT_ID()")
+    first = int(cursor.fetchone()[0]) - len(changes) + 1
+    seqs = list(range(first, first + len(changes)))
+    cursor.executemany(
+        "INSERT INTO hq_outbox (seq, target, table_name, row_key, operation, hlc, row_json) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                seq,
+                change.target,
+                change.table,
+                change.key,
+                change.operation,
+                change.hlc,
+                json.dumps(change.row, sort_keys=True),
+            )
+            for seq, change in zip(seqs, changes, strict=True)
+        ],
+    )
+    return seqs
 
 
 def down_rows(connection, branch: str, after: int, limit: int = 200) -> tuple[list[dict], bool]:
@@ -275,9 +316,6 @@ def apply_batch(
             connection.rollback()
             return Gap(applied + 1)
         fresh = [row for row in batch.rows if row["seq"] > applied]
-        for row in fresh:
-            if row.get("own") == "shared":
-                _apply_shared(cursor, batch.branch, row)
         fresh_owned = [row for row in fresh if row.get("own") != "shared"]
         cursor.executemany(
             _UPSERT,
@@ -298,101 +336,139 @@ def apply_batch(
             "UPDATE branch_cursor SET applied_seq = %s WHERE branch_id = %s",
             (batch.last_seq, batch.branch),
         )
+        shared = [row for row in fresh if row.get("own") == "shared"]
+        if shared:
+            _apply_shared(cursor, batch.branch, shared)  # last: it takes the down sequence
         if before_commit is not None:
             before_commit()
     connection.commit()
     return Applied(batch.last_seq, len(fresh))
 
 
-def _apply_shared(cursor, branch: str, row: dict) -> None:
-    """A shared record (a patient seen at several branches): ``branch``'s edit merged field by
-    field into what head office holds (see :mod:`physioez.sync.merge`); the merged state goes
-    down to every branch, and clashes into ``sync_conflict``, each also told to the two
-    branches involved."""
-    table, key = row["table"], row["key"]
-    cursor.execute(
-        "SELECT hlc FROM shared_received WHERE branch_id = %s AND table_name = %s "
-        "AND row_key = %s FOR UPDATE",
-        (branch, table, key),
-    )
-    received = cursor.fetchone()
+def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
+    """Shared records (patients seen at several branches): each of ``branch``'s edits merged
+    field by field into what head office holds (see :mod:`physioez.sync.merge`), the merged
+    states queued down to every branch, clashes into ``sync_conflict`` and told to the two
+    branches involved. A batch's records are read and written a statement per table, not
+    per row: this is most of head office's work."""
+    keys = sorted({(row["table"], row["key"]) for row in rows})
+    received, held = _lock_shared(cursor, branch, keys)
+    downs: list[DownChange] = []
+    last_down: dict[tuple[str, str], int] = {}  # record -> index of its latest state in downs
+    states: dict[tuple[str, str], tuple] = {}  # record -> (state, hlc, deleted, stamps, seq)
+    receipts = []
+    now_ms = int(time.time() * 1000)
+    for row in rows:
+        record = (row["table"], row["key"])
+        receipts.append((branch, *record, row["hlc"], state.record_hash(json.dumps(row["row"]))))
+        if received.get(record, "") >= row["hlc"]:
+            continue  # sent before (a resend, an anti-entropy repair): merged already
+        received[record] = row["hlc"]
+        current, deleted, stamps = held.get(record, (None, False, {}))
+        result = merge.merge(
+            current,
+            deleted,
+            stamps,
+            row["row"],
+            row["hlc"],
+            branch,
+            row["op"],
+            row.get("base"),
+            now_ms=now_ms,
+        )
+        if result is None:
+            continue  # nothing new; a tombstone stays a tombstone
+        operation = "delete" if result.deleted else ("insert" if current is None else "update")
+        held[record] = (result.state, result.deleted, result.stamps)
+        states[record] = (result.state, result.hlc, result.deleted, result.stamps, row["seq"])
+        last_down[record] = len(downs)
+        downs.append(DownChange(*record, result.state, result.hlc, operation))
+        for (winner, loser), clashes in _by_pair(result.conflicts).items():
+            cursor.execute(
+                "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
+                "loser_branch, winner_json, loser_json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    *record,
+                    json.dumps([c.field for c in clashes]),
+                    winner,
+                    loser,
+                    json.dumps({c.field: c.winner_value for c in clashes}, sort_keys=True),
+                    json.dumps({c.field: c.loser_value for c in clashes}, sort_keys=True),
+                ),
+            )
+            downs.extend(_conflict_notices(cursor, int(cursor.lastrowid)))
     # row_hash before hlc: MySQL assigns left to right and the second test must see the old hlc.
-    cursor.execute(
+    cursor.executemany(
         "INSERT INTO shared_received (branch_id, table_name, row_key, hlc, row_hash) "
         "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
         "row_hash = IF(VALUES(hlc) >= hlc, VALUES(row_hash), row_hash), "
         "hlc = IF(VALUES(hlc) >= hlc, VALUES(hlc), hlc)",
-        (branch, table, key, row["hlc"], state.record_hash(json.dumps(row["row"]))),
+        receipts,
     )
-    if received is not None and received[0] >= row["hlc"]:
-        return  # sent before (a resend or an anti-entropy repair): merged already
-    cursor.execute(
-        "SELECT row_json, deleted, field_stamps FROM replicated_row "
-        "WHERE table_name = %s AND row_key = %s FOR UPDATE",
-        (table, key),
-    )
-    current = cursor.fetchone()
-    result = merge.merge(
-        json.loads(current[0]) if current else None,
-        bool(current[1]) if current else False,
-        _stamps(current[2] if current else None),
-        row["row"],
-        row["hlc"],
-        branch,
-        row["op"],
-        row.get("base"),
-        now_ms=int(time.time() * 1000),
-    )
-    if result is None:
-        return  # a tombstone stays a tombstone
-    operation = "delete" if result.deleted else ("insert" if current is None else "update")
-    down_seq = _insert_down(cursor, table, key, result.state, result.hlc, operation)
+    seqs = _insert_down(cursor, downs)
     _store_shared(
         cursor,
-        table,
-        key,
-        result.state,
-        result.hlc,
-        result.deleted,
-        merge.settle(result.stamps, down_seq),
-        row["seq"],
-    )
-    for (winner, loser), clashes in _by_pair(result.conflicts).items():
-        cursor.execute(
-            "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
-            "loser_branch, winner_json, loser_json) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
             (
-                table,
-                key,
-                json.dumps([c.field for c in clashes]),
-                winner,
-                loser,
-                json.dumps({c.field: c.winner_value for c in clashes}, sort_keys=True),
-                json.dumps({c.field: c.loser_value for c in clashes}, sort_keys=True),
-            ),
+                *record,
+                record_state,
+                hlc,
+                deleted,
+                merge.settle(stamps, seqs[last_down[record]]),
+                seq,
+            )
+            for record, (record_state, hlc, deleted, stamps, seq) in states.items()
+        ],
+    )
+
+
+def _lock_shared(cursor, branch: str, keys: list[tuple[str, str]]) -> tuple[dict, dict]:
+    """What ``branch`` last sent of these records, and what head office holds of them; both
+    locked until commit (in key order, so two instances lock in the same order)."""
+    received: dict[tuple[str, str], str] = {}
+    held: dict[tuple[str, str], tuple] = {}
+    for table in sorted({table for table, _ in keys}):
+        names = [key for name, key in keys if name == table]
+        marks = ", ".join(["%s"] * len(names))
+        cursor.execute(
+            "SELECT row_key, hlc FROM shared_received WHERE branch_id = %s AND "  # noqa: S608
+            f"table_name = %s AND row_key IN ({marks}) ORDER BY row_key FOR UPDATE",
+            (branch, table, *names),
         )
-        _notify_conflict(cursor, int(cursor.lastrowid))
+        received.update({(table, key): hlc for key, hlc in cursor.fetchall()})
+        cursor.execute(
+            "SELECT row_key, row_json, deleted, field_stamps FROM replicated_row "  # noqa: S608
+            f"WHERE table_name = %s AND row_key IN ({marks}) ORDER BY row_key FOR UPDATE",
+            (table, *names),
+        )
+        for key, row_json, deleted, stamps in cursor.fetchall():
+            held[(table, key)] = (json.loads(row_json), bool(deleted), _stamps(stamps))
+    return received, held
 
 
 def _stamps(raw: str | None) -> dict[str, merge.Stamp]:
     return {name: merge.Stamp.from_json(value) for name, value in json.loads(raw or "{}").items()}
 
 
-def _store_shared(cursor, table, key, record, hlc, deleted, stamps, seq) -> None:
-    cursor.execute(
+def _store_shared(cursor, records: list[tuple]) -> None:
+    """(table, key, state, hlc, deleted, stamps, seq) of shared records, as merged."""
+    cursor.executemany(
         "INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, "
         "seq, field_stamps) VALUES (%s, %s, '*', %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
         "hlc = VALUES(hlc), deleted = VALUES(deleted), row_json = VALUES(row_json), "
         "seq = VALUES(seq), field_stamps = VALUES(field_stamps)",
-        (
-            table,
-            key,
-            hlc,
-            1 if deleted else 0,
-            json.dumps(record, sort_keys=True, separators=(",", ":")),
-            seq,
-            json.dumps({name: stamp.to_json() for name, stamp in sorted(stamps.items())}),
-        ),
+        [
+            (
+                table,
+                key,
+                hlc,
+                1 if deleted else 0,
+                json.dumps(record, sort_keys=True, separators=(",", ":")),
+                seq,
+                json.dumps({name: stamp.to_json() for name, stamp in sorted(stamps.items())}),
+            )
+            for table, key, record, hlc, deleted, stamps, seq in records
+        ],
     )
 
 
@@ -403,7 +479,8 @@ def _by_pair(conflicts: list[merge.FieldConflict]) -> dict[tuple[str, str], list
     return grouped
 
 
-def _notify_conflict(cursor, conflict_id: int) -> None:
+def _conflict_notices(cursor, conflict_id: int) -> list[DownChange]:
+    """The down changes telling the two branches of a conflict (or of its reversal)."""
     cursor.execute(
         "SELECT id, table_name, row_key, fields, winner_branch, loser_branch, winner_json, "
         "loser_json, status, detected_at FROM sync_conflict WHERE id = %s",
@@ -412,10 +489,10 @@ def _notify_conflict(cursor, conflict_id: int) -> None:
     notice = merge.conflict_from_row(cursor.fetchone())
     notice["detected_at"] = notice["detected_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     hlc = merge.head_office_now()
-    for target in sorted({notice["winner"], notice["loser"]} - {merge.HEAD_OFFICE_NODE}):
-        _insert_down(
-            cursor, envelope.CONFLICT_NOTICE_TABLE, str(conflict_id), notice, hlc, "update", target
-        )
+    return [
+        DownChange(envelope.CONFLICT_NOTICE_TABLE, str(conflict_id), notice, hlc, "update", target)
+        for target in sorted({notice["winner"], notice["loser"]} - {merge.HEAD_OFFICE_NODE})
+    ]
 
 
 def open_conflicts(connection) -> list[dict]:
@@ -455,10 +532,14 @@ def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:
         record, stamps = merge.with_values(
             held, _stamps(stamps_json), json.loads(loser_json), stamp
         )
-        down_seq = _insert_down(cursor, table, key, record, stamp)
-        _store_shared(cursor, table, key, record, stamp, False, merge.settle(stamps, down_seq), seq)
         cursor.execute("UPDATE sync_conflict SET status = 'reversed' WHERE id = %s", (conflict_id,))
-        _notify_conflict(cursor, conflict_id)
+        seqs = _insert_down(
+            cursor,
+            [DownChange(table, key, record, stamp), *_conflict_notices(cursor, conflict_id)],
+        )
+        _store_shared(
+            cursor, [(table, key, record, stamp, False, merge.settle(stamps, seqs[0]), seq)]
+        )
     connection.commit()
 
 
