@@ -710,3 +710,70 @@ def test_concurrent_edits_of_one_detail_two_hours_apart_resolve_the_same_way(
         app.extensions.pop("physioez_sync")
     chain.converge(other_branches_rows=other.seq)
     other.close()
+
+
+def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
+    """The branch loses its link for a while (a black hole, found by keepalive) and keeps
+    working; meanwhile head office changes a role and another branch edits a patient this
+    branch is also editing. When the link heals, everything reaches both sides once and the
+    patient keeps both branches' changes."""
+    from physioez.core import records as record_service
+    from physioez.core.models import Role
+    from physioez.reception.models import Patient
+    from physioez.sync import downstream
+    from tests.tcp_proxy import PartitionableProxy
+
+    proxy = PartitionableProxy(chain.broker.port)
+    chain.publisher.stop()
+    chain.publisher = BranchPublisher(
+        branch=BRANCH,
+        signing_key=chain.branch_key,
+        hq_public_key=chain.hq_key.public_key,
+        broker=BrokerSettings("127.0.0.1", proxy.port, BRANCH, PASSWORDS[BRANCH], keepalive=2),
+        ack_timeout_s=2.0,
+        tick_s=0.2,
+        hq_verify_key=envelope.derived_signing_key(bytes(chain.hq_key)).verify_key,
+        pull_every_s=1.0,
+    )
+    chain.publisher.start()
+    other = OtherBranch(chain)
+    try:
+        register(system_actor, 5, prefix="Before")
+        chain.converge()
+        patient = Patient.get(Patient.first_name == "Before0")
+
+        proxy.cut()
+        cut_at = state.last_seq()
+        writer = threading.Thread(target=register, args=(system_actor, 40, "During"))
+        writer.start()
+        record_service.update(Patient.get_by_id(patient.id), system_actor, phone="9555555555")
+        other.edit(patient.id, email="partition@br02.example")
+        role = hq_role_row("hq_partition", "999999999999998-0000-HQ", "Set during the cut")
+        db = chain.mysql.connect()
+        hq_store.enqueue_down(db, table="role", key=role["id"], row=role, hlc=role["hlc"])
+        db.close()
+        writer.join()
+        wait_until(lambda: not chain.publisher.status().connected, "the cut was never noticed")
+        time.sleep(3.0)  # a while longer, the branch still writing nothing through
+        assert state.acked_seq() <= cut_at < state.last_seq()
+        assert not Role.select().where(Role.code == "hq_partition").exists()
+
+        proxy.heal()
+        chain.converge(timeout=60, other_branches_rows=other.seq)
+        wait_until(
+            lambda: Role.select().where(Role.code == "hq_partition").exists(),
+            "head office's change made during the cut never arrived",
+            timeout=30,
+        )
+        wait_until(
+            lambda: Patient.get_by_id(patient.id).email == "partition@br02.example",
+            "the other branch's edit never arrived",
+            timeout=30,
+        )
+        assert Patient.get_by_id(patient.id).phone == "9555555555"
+        assert hq_conflicts(chain) == []
+        assert downstream.hq_applied_seq() >= 2
+    finally:
+        other.close()
+        chain.publisher.stop()
+        proxy.close()
