@@ -498,16 +498,21 @@ def sync_conflicts() -> None:
     for conflict in found:
         click.echo(
             f"#{conflict['id']}  {conflict['table']} {conflict['key']}  "
-            f"fields {', '.join(conflict['fields'])}: {conflict['winner']} won over "
-            f"{conflict['loser']} ({conflict['detected_at']:%Y-%m-%d %H:%M})"
+            f"({conflict['detected_at']:%Y-%m-%d %H:%M} UTC)"
         )
+        for name in conflict["fields"]:
+            click.echo(
+                f"    {name}: kept {conflict['winner_values'][name]!r} from {conflict['winner']}, "
+                f"replaced {conflict['loser_values'][name]!r} from {conflict['loser']}"
+            )
+    if found:
+        click.echo("'physioez sync reverse ID' brings a replaced value back everywhere.")
 
 
 @sync_group.command("reverse")
 @click.argument("conflict_id", type=int)
 def sync_reverse(conflict_id: int) -> None:
-    """(Head office) make the losing edit of conflict CONFLICT_ID the record's state
-    everywhere."""
+    """(Head office) bring back the replaced values of conflict CONFLICT_ID, everywhere."""
     from physioez.core.clock import HybridLogicalClock
     from physioez.sync import hq_store, runtime
 

@@ -1,0 +1,102 @@
+"""Head office's conflict review from the command line, against a real MariaDB."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from physioez.cli import main
+from physioez.core.clock import HlcTimestamp
+from physioez.core.db import close_database
+from physioez.sync import envelope, hq_store
+from physioez.sync.hq_store import MySqlSettings
+
+pytestmark = pytest.mark.slow
+
+PATIENT = {
+    "id": "0192f0a0-0000-7000-8000-000000000001",
+    "origin_branch": "BR01",
+    "hlc": HlcTimestamp(1_700_000_000_000, 0, "BR01").encode(),
+    "version": 1,
+    "created_at": "2026-11-20T10:00:00.000000Z",
+    "updated_at": "2026-11-20T10:00:00.000000Z",
+    "deleted_at": None,
+    "first_name": "Asha",
+    "phone": "9000000000",
+}
+
+
+def change(seq: int, branch: str, wall_ms: int, op: str, **values) -> envelope.Batch:
+    hlc = HlcTimestamp(wall_ms, 0, branch).encode()
+    row = {
+        "seq": seq,
+        "table": "patient",
+        "op": op,
+        "key": PATIENT["id"],
+        "hlc": hlc,
+        "row": dict(PATIENT, **values, hlc=hlc, version=1 if op == "insert" else 2),
+        "schema_version": 1,
+        "own": "shared",
+    }
+    if op == "update":
+        row["base"] = {"hq_seq": 0, "values": {name: PATIENT[name] for name in values}}
+    return envelope.Batch(branch, seq, seq, envelope.SCHEMA_VERSION, [row])
+
+
+@pytest.fixture
+def hq_cli(tmp_path, monkeypatch, mariadb_shared):
+    params = mariadb_shared.params
+    secret = tmp_path / "mysql-password"
+    secret.write_text(str(params["password"]))
+    config = tmp_path / "physioez.toml"
+    config.write_text(
+        f'[branch]\nid = "HQCLI"\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'key_file = "{tmp_path / "keys" / "kek"}"\n[auth]\nhash_profile = '
+        f'"fast-insecure-for-tests"\n[hq]\nmysql_host = "{params["host"]}"\n'
+        f'mysql_port = {params["port"]}\nmysql_user = "{params["user"]}"\n'
+        f'mysql_password_file = "{secret}"\nmysql_database = "{params["database"]}"\n'
+    )
+    monkeypatch.setenv("PHYSIOEZ_CONFIG", str(config))
+    mysql = MySqlSettings(**{k: v for k, v in params.items() if k != "charset"})
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        close_database()
+        return result
+
+    yield run, mysql
+    close_database()
+
+
+def test_an_admin_lists_a_conflict_and_brings_the_replaced_value_back(hq_cli):
+    run, mysql = hq_cli
+    connection = mysql.connect()
+    hq_store.create_schema(connection)
+    hq_store.apply_batch(connection, change(1, "BR01", 1_700_000_000_000, "insert"))
+    hq_store.apply_batch(connection, change(2, "BR01", 1_700_000_100_000, "update", phone="1"))
+    hq_store.apply_batch(connection, change(1, "BR02", 1_700_000_200_000, "update", phone="2"))
+    listed = run("sync", "conflicts")
+    assert listed.exit_code == 0, listed.output
+    assert "phone: kept '2' from BR02, replaced '1' from BR01" in listed.output
+    [conflict] = hq_store.open_conflicts(connection)
+
+    reversed_ = run("sync", "reverse", str(conflict["id"]))
+    assert reversed_.exit_code == 0 and "reversed" in reversed_.output
+    assert run("sync", "conflicts").output.strip() == "No open conflicts."
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_json FROM replicated_row WHERE row_key = %s", (PATIENT["id"],))
+        assert json.loads(cursor.fetchone()[0])["phone"] == "1"
+        # The record and a notice for each branch involved go down.
+        cursor.execute("SELECT table_name, target FROM hq_outbox ORDER BY seq DESC LIMIT 3")
+        assert sorted(cursor.fetchall()) == [
+            ("patient", "*"),
+            ("sync_conflict", "BR01"),
+            ("sync_conflict", "BR02"),
+        ]
+    connection.commit()
+    connection.close()
+    again = run("sync", "reverse", str(conflict["id"]))
+    assert again.exit_code != 0 and f"no open conflict {conflict['id']}" in again.output
