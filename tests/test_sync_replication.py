@@ -375,6 +375,7 @@ def test_the_replication_page_shows_the_link_and_what_waits(chain, app, client_f
         page = it_admin.get("/system/replication").data.decode()
         assert 'data-testid="sync-connected">Connected<' in page
         assert 'data-testid="sync-waiting">0<' in page
+        assert 'data-testid="sync-lag">none<' in page
         asked = it_admin.post("/system/replication/check", follow_redirects=True)
         assert b"Asked head office for its digests" in asked.data
         assert wait_for_check(chain.publisher, 0).differing == ()

@@ -39,3 +39,26 @@ def test_digest_follows_the_latest_state_of_each_record(app, system_actor):
     register(system_actor, 1)
     after = state.branch_digests()["patient"]
     assert after.count == 3 and after.digest != before.digest
+
+
+def test_the_lag_reads_at_a_glance():
+    from physioez.sync.views import how_long
+
+    assert [how_long(s) for s in (-1, 4, 119, 120, 3599, 3600 + 5 * 60, 2 * 86400 + 1)] == [
+        "0 s",
+        "4 s",
+        "119 s",
+        "2 min",
+        "59 min",
+        "1 h 05 min",
+        "2 days",
+    ]
+
+
+def test_the_oldest_waiting_change_is_the_first_one_not_acked(app, system_actor):
+    from physioez.core import records
+    from physioez.core.models import Role
+
+    assert state.oldest_waiting_at(state.last_seq()) is None
+    records.create(Role, system_actor, code="lag_probe", name="Lag probe")
+    assert state.oldest_waiting_at(state.acked_seq()) is not None

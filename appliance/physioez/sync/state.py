@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from physioez.core.audit import Actor, record_mutation
 from physioez.core.db import database, write_transaction
 from physioez.core.ids import uuid7_time_ms
-from physioez.core.models import format_utc, utcnow
+from physioez.core.models import format_utc, parse_utc, utcnow
 
 
 def acked_seq() -> int:
@@ -31,6 +31,14 @@ def record_ack(seq: int) -> int:
 def last_seq() -> int:
     row = database.execute_sql("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()
     return int(row[0])
+
+
+def oldest_waiting_at(acked: int) -> datetime | None:
+    """When the oldest change head office has not acknowledged was made: the lag."""
+    row = database.execute_sql(
+        "SELECT created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1", (acked,)
+    ).fetchone()
+    return parse_utc(row[0]) if row else None
 
 
 def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from physioez.core import directory
+from physioez.core.models import utcnow
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.nav import NavItem
 from physioez.sync import downstream, state
@@ -16,6 +17,18 @@ bp = Blueprint("sync", __name__, url_prefix="/system")
 
 NAV = (NavItem("Appliance", "Replication", "sync.status_page", "system.appliance.manage"),)
 PATIENT_DATA = "reception.patients.read"
+
+
+def how_long(seconds: float) -> str:
+    """A lag as an IT person reads it at a glance: "4 s", "12 min", "3 h 05 min", "2 days"."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} days"
 
 
 def resendable_tables() -> list[str]:
@@ -47,6 +60,9 @@ def status_page():
         acked=acked,
         last=last,
         waiting=last - acked,
+        lag=how_long((utcnow() - oldest).total_seconds())
+        if (oldest := state.oldest_waiting_at(acked)) is not None
+        else None,
         ack_age=(time.monotonic() - status.last_ack_at)
         if status is not None and status.last_ack_at is not None
         else None,
