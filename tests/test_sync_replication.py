@@ -365,6 +365,46 @@ def test_a_batch_of_an_unknown_schema_version_is_held_not_acked(chain, system_ac
     assert acks == [] and chain.rows_written() == before
 
 
+def test_a_branch_one_version_behind_is_still_applied(chain, system_actor):
+    """Branches are upgraded one by one after head office: a version-1 batch (no bases on
+    shared edits) is applied and acked like any other."""
+    from physioez.core import records as record_service
+    from physioez.reception.models import Patient
+
+    register(system_actor, 2, prefix="Older")
+    chain.converge()
+    chain.publisher.stop()
+    record_service.update(Patient.get(Patient.first_name == "Older0"), system_actor, phone="1")
+    rows = [
+        {key: value for key, value in row.items() if key != "base"}
+        for row in state.pending_rows(state.acked_seq(), 200, 10**9)
+    ]
+    older = envelope.Batch(
+        BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION - 1, rows
+    )
+    sender = raw_client(chain, BRANCH)
+    sender.publish(
+        envelope.up_topic(BRANCH),
+        envelope.seal(older, chain.branch_key, chain.hq_key.public_key),
+        qos=1,
+    ).wait_for_publish(5)
+    sender.loop_stop()
+    sender.disconnect()
+    db = chain.mysql.connect()
+    wait_until(
+        lambda: hq_store.applied_seq(db, BRANCH) == state.last_seq(), "not applied", timeout=10
+    )
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT row_json FROM replicated_row WHERE row_key = %s",
+            (Patient.get(Patient.first_name == "Older0").id,),
+        )
+        assert '"phone":"1"' in cursor.fetchone()[0]
+    db.commit()
+    db.close()
+    assert hq_conflicts(chain) == []
+
+
 def test_the_replication_page_shows_the_link_and_what_waits(chain, app, client_for, system_actor):
     app.extensions["physioez_sync"] = chain.publisher
     try:

@@ -22,8 +22,11 @@ from nacl.signing import SigningKey, VerifyKey
 
 PROTOCOL = 1
 # Head office applies batches of the schema versions it knows: this one and the one before,
-# so branches can be upgraded one at a time.
-SCHEMA_VERSION = 1
+# so branches can be upgraded one at a time (head office first).
+#   1: outbox rows with their ownership.
+#   2: edits of shared records also carry their base (sync.merge); head office merges a
+#      version-1 edit without one, field by field by stamp.
+SCHEMA_VERSION = 2
 
 TOPIC_ROOT = "physioez/v1/branch"
 # Down rows of this pseudo-table tell a branch of a conflict over a shared record that it took
