@@ -100,3 +100,25 @@ def test_an_admin_lists_a_conflict_and_brings_the_replaced_value_back(hq_cli):
     connection.close()
     again = run("sync", "reverse", str(conflict["id"]))
     assert again.exit_code != 0 and f"no open conflict {conflict['id']}" in again.output
+
+
+def test_head_office_sets_and_withdraws_a_chain_policy(hq_cli):
+    run, mysql = hq_cli
+    connection = mysql.connect()
+    hq_store.create_schema(connection)
+    refused = run("sync", "set-policy", "billing.discount_limit_percent", '{"receptionist": 150}')
+    assert refused.exit_code != 0 and "0-100 percent" in refused.output
+    unknown = run("sync", "set-policy", "paths.data_dir", "/tmp")
+    assert unknown.exit_code != 0 and "not a chain policy" in unknown.output
+
+    sent = run("sync", "set-policy", "billing.discount_limit_percent", '{"receptionist": 5}')
+    assert sent.exit_code == 0, sent.output
+    assert run("sync", "clear-policy", "billing.discount_limit_percent").exit_code == 0
+    rows, _ = hq_store.down_rows(connection, "BR01", 0)
+    assert [(row["table"], row["op"]) for row in rows] == [
+        ("chain_policy", "update"),
+        ("chain_policy", "delete"),
+    ]
+    assert json.loads(rows[0]["row"]["value"]) == {"receptionist": 5}
+    assert rows[1]["row"]["deleted_at"] is not None and rows[0]["key"] == rows[1]["key"]
+    connection.close()

@@ -19,10 +19,10 @@ from flask import Flask
 from physioez import admin, billing, reception, sync
 from physioez.admin.api import api as admin_api
 from physioez.billing.api import api as billing_api
-from physioez.core import background, identity, schema
+from physioez.core import background, identity, policies, schema
 from physioez.core.audit import Actor
 from physioez.core.db import Migration, migrate, open_database
-from physioez.core.events import bus
+from physioez.core.events import PoliciesChanged, bus
 from physioez.core.keys import open_branch_keyring
 from physioez.core.node import configure_node
 from physioez.core.scheduler import ScheduledJob
@@ -101,6 +101,16 @@ def load_or_create_session_secret(path: Path) -> bytes:
         return secret
 
 
+def _follow_policies(app: Flask, file_settings: Settings) -> None:
+    """When head office's policies change, requests from then on read the new settings (one
+    reference swapped: a request in flight keeps the settings it started with)."""
+
+    def refresh(event: PoliciesChanged) -> None:
+        app.config["PHYSIOEZ"] = policies.apply(file_settings)
+
+    bus.subscribe(PoliciesChanged, refresh)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.logging.level)
@@ -113,7 +123,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         static_folder=str(WEBUI / "static"),
     )
     app.config.update(
-        PHYSIOEZ=settings,
+        # The file's settings with head office's chain policies in force (see _follow_policies).
+        PHYSIOEZ=policies.apply(settings),
         SECRET_KEY=load_or_create_session_secret(settings.paths.secret_key_file),
         SESSION_COOKIE_NAME="physioez_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -152,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in MODULES:
         module.init_module(app)
     init_api(app, module_apis())
+    _follow_policies(app, settings)
     if settings.realtime.enabled:
         init_realtime(app)
         if (WEBUI / "static" / SOCKETIO_CLIENT).is_file():

@@ -509,6 +509,60 @@ def sync_conflicts() -> None:
         click.echo("'physioez sync reverse ID' brings a replaced value back everywhere.")
 
 
+@sync_group.command("set-policy")
+@click.argument("name")
+@click.argument("value")
+def sync_set_policy(name: str, value: str) -> None:
+    """(Head office) set chain policy NAME to VALUE on every branch, in place of the
+    branch's own setting. VALUE is JSON: '{"receptionist": 5, "owner": 100}', 12, true,
+    '["id", "consent_form"]'."""
+    _send_policy(name, value, cleared=False)
+
+
+@sync_group.command("clear-policy")
+@click.argument("name")
+def sync_clear_policy(name: str) -> None:
+    """(Head office) withdraw chain policy NAME: each branch's own setting applies again."""
+    _send_policy(name, None, cleared=True)
+
+
+def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
+    import json
+
+    from physioez.core import policies
+    from physioez.core.clock import HybridLogicalClock
+    from physioez.core.models import format_utc, utcnow
+    from physioez.sync import hq_store, runtime
+
+    settings = _settings()
+    checked = None
+    try:
+        if cleared:
+            policies.require_known(name)
+        else:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value  # plain text, for a text setting
+            checked = policies.check(name, parsed, settings)
+    except policies.PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    stamp = HybridLogicalClock("HQ").now().encode()
+    row = policies.policy_row(name, checked, stamp, format_utc(utcnow()), cleared=cleared)
+    hq_store.enqueue_down(
+        _hq_connection(settings, runtime),
+        table="chain_policy",
+        key=row["id"],
+        row=row,
+        hlc=stamp,
+        operation="delete" if cleared else "update",
+    )
+    if cleared:
+        click.echo(f"{name} withdrawn; each branch uses its own setting from its next pull.")
+    else:
+        click.echo(f"{name} = {json.dumps(checked)} sent; branches apply it at their next pull.")
+
+
 @sync_group.command("reverse")
 @click.argument("conflict_id", type=int)
 def sync_reverse(conflict_id: int) -> None:

@@ -46,6 +46,13 @@ class RolesChanged(DomainEvent):
     name: ClassVar[str] = "roles.changed"
 
 
+@dataclass(frozen=True)
+class PoliciesChanged(DomainEvent):
+    """Head office's chain policies changed (core.policies): settings are rebuilt."""
+
+    name: ClassVar[str] = "policies.changed"
+
+
 Handler = Callable[[DomainEvent], None]
 
 

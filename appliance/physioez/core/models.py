@@ -211,6 +211,16 @@ class Role(ReplicatedModel):
     builtin = BooleanField(default=False)
 
 
+class ChainPolicy(ReplicatedModel):
+    """A rule head office sets for every branch (core.policies); the value is JSON."""
+
+    audit_entity = "chain_policy"
+    ownership = "hq"
+
+    name = TextField(unique=True)
+    value = TextField()
+
+
 class Staff(ReplicatedModel):
     audit_entity = "staff"
     ownership = "hq"

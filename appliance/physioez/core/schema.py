@@ -160,4 +160,16 @@ CREATE INDEX background_job_state ON background_job (state, finished_at);
 ALTER TABLE outbox ADD COLUMN base_json TEXT;
 """,
     ),
+    Migration(
+        "core.0007_chain_policy",
+        f"""
+-- Rules head office sets for every branch (core.policies), in place of the branch's own
+-- settings of the same name; written only by replication from head office.
+CREATE TABLE chain_policy (
+    {REPLICATED_COLUMNS},
+    name TEXT NOT NULL UNIQUE,
+    value TEXT NOT NULL
+);
+""",
+    ),
 ]

@@ -15,12 +15,17 @@ from functools import cache
 
 from peewee import Field
 
+from physioez.core import policies
 from physioez.core.audit import Actor, record_mutation
 from physioez.core.clock import ClockDriftError, HlcTimestamp
 from physioez.core.db import database, write_transaction
+from physioez.core.events import RolesChanged, StaffChanged, bus
 from physioez.core.models import (
+    ChainPolicy,
     IsoDateField,
     ReplicatedModel,
+    Role,
+    Staff,
     UtcDateTimeField,
     canonical_json,
     format_utc,
@@ -91,6 +96,7 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
             if _upsert(model, row):
                 applied += 1
                 _observe(row["hlc"])
+                _announce(model, row["row"])
             else:
                 skipped += 1
         database.execute_sql(
@@ -99,6 +105,26 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
             (last_hq_seq,),
         )
     return applied, skipped
+
+
+def _announce(model: type[ReplicatedModel], data: dict) -> None:
+    """What the rest of the branch must hear about head office's change (after the commit):
+    new policies rebuild the settings; a person's account or a role changing drops their
+    live connections so they reconnect through the sign-in checks."""
+    branch = current_node().branch_id
+    if model is ChainPolicy:
+        policies.changed(branch)
+    elif model is Role:
+        bus.publish(RolesChanged(branch=branch, payload={"role": data.get("code")}))
+    elif model is Staff:
+        change = "roles_changed" if data.get("active", True) else "deactivated"
+        bus.publish(
+            StaffChanged(
+                branch=branch,
+                payload={"staff_id": data.get("id"), "change": change},
+                audience_roles=("owner", "branch_manager", "clinic_admin", "it_admin"),
+            )
+        )
 
 
 def _note_conflict(notice: dict) -> None:

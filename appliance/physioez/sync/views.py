@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from physioez.core import directory
+from physioez.core import directory, policies
 from physioez.core.models import utcnow
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.nav import NavItem
@@ -55,6 +55,7 @@ def status_page():
         if can(PATIENT_DATA)
         else None,
         tables=resendable_tables(),
+        chain_policies=policies.held(),
         resends=state.resends(),
         status=status,
         acked=acked,
