@@ -818,3 +818,29 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
         other.close()
         chain.publisher.stop()
         proxy.close()
+
+
+# The pump's thread is made to die on purpose here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_scheduler_tick_starts_a_pump_that_died_again(chain, system_actor):
+    from physioez.sync import runtime
+
+    register(system_actor, 2)
+    chain.converge()
+    publisher = chain.publisher
+    working_pump = publisher._pump
+
+    def crash() -> None:
+        raise SystemExit("the pump thread ends, as an unforeseen BaseException would end it")
+
+    publisher._pump = crash
+    publisher.wake()
+    wait_until(lambda: not publisher._thread.is_alive(), "the pump did not stop")
+    publisher._pump = working_pump
+    register(system_actor, 5)
+    time.sleep(1.0)
+    assert state.acked_seq() < state.last_seq(), "nothing should move while the pump is down"
+    [tick] = runtime.publisher_jobs(publisher)
+    assert tick.id == "sync-catch-up"
+    tick.func()
+    chain.converge()

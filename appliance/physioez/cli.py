@@ -62,7 +62,7 @@ def serve(host: str | None, port: int | None) -> None:
             import logging
 
             from physioez.app import create_app, module_jobs
-            from physioez.core.scheduler import start_scheduler
+            from physioez.core.scheduler import add_jobs, start_scheduler
 
             app = create_app(settings)
             # Background jobs live exactly as long as the serving worker.
@@ -79,6 +79,7 @@ def serve(host: str | None, port: int | None) -> None:
                     logging.getLogger("physioez.sync").error("replication is off: %s", exc)
                 else:
                     app.extensions["physioez_sync"] = publisher
+                    add_jobs(scheduler, runtime.publisher_jobs(publisher))
                     atexit.register(publisher.stop)
             return app
 

@@ -82,7 +82,12 @@ def start_scheduler(settings: Settings, jobs: Sequence[ScheduledJob] = ()) -> Ba
             id="wal-checkpoint",
         )
     scheduler.add_job(prune_sessions_job, "interval", hours=6, id="prune-sessions")
-    for job in jobs:
-        scheduler.add_job(in_own_connection(job.func), job.trigger, id=job.id, **job.trigger_args)
+    add_jobs(scheduler, jobs)
     scheduler.start()
     return scheduler
+
+
+def add_jobs(scheduler: BackgroundScheduler, jobs: Sequence[ScheduledJob]) -> None:
+    """Schedule ``jobs`` (also on a running scheduler: replication's start after the app's)."""
+    for job in jobs:
+        scheduler.add_job(in_own_connection(job.func), job.trigger, id=job.id, **job.trigger_args)

@@ -117,8 +117,25 @@ class BranchPublisher:
     def start(self) -> None:
         self._next_seq = state.acked_seq() + 1
         connect(self._client, self.broker)
+        self._start_pump()
+
+    def _start_pump(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sync-publisher", daemon=True)
         self._thread.start()
+
+    def catch_up(self) -> None:
+        """The scheduler's tick (every few seconds): wake the pump for anything a missed wake
+        left waiting, and start it again if something killed it: the outbox keeps the
+        changes, so replication resumes from the last ack."""
+        if self._stop.is_set():
+            return
+        if self._thread is None or not self._thread.is_alive():
+            log.error("the replication pump had stopped; starting it again from the last ack")
+            with self._lock:
+                self._inflight.clear()
+                self._next_seq = state.acked_seq() + 1
+            self._start_pump()
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -9,6 +9,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from physioez.core import records
+from physioez.core.scheduler import ScheduledJob
 from physioez.core.settings import Settings
 from physioez.sync import envelope
 from physioez.sync.hq_store import MySqlSettings
@@ -95,6 +96,16 @@ def start_publisher(settings: Settings) -> BranchPublisher:
     publisher.start()
     records.on_outbox_commit(publisher.wake)
     return publisher
+
+
+# The scheduler's catch-up tick for replication (besides the push after every commit).
+CATCH_UP_SECONDS = 10
+
+
+def publisher_jobs(publisher: BranchPublisher) -> list[ScheduledJob]:
+    return [
+        ScheduledJob("sync-catch-up", publisher.catch_up, "interval", {"seconds": CATCH_UP_SECONDS})
+    ]
 
 
 def hq_broker(settings: Settings) -> BrokerSettings:
