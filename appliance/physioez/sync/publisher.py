@@ -106,6 +106,7 @@ class BranchPublisher:
         self._announced_at = 0.0
         self._last_check: DigestCheck | None = None
         self._asked_as_of: int | None = None
+        self._digest_answer: tuple[int, dict] | None = None
         self._client = new_client(f"physioez-branch-{branch}", broker)
         self._client.will_set(envelope.status_topic(branch), b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
@@ -174,6 +175,12 @@ class BranchPublisher:
         self._asked_as_of = acked
         info = self._client.publish(envelope.up_topic(self.branch), payload, qos=1)
         return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def _compare_when_answered(self) -> None:
+        with self._lock:
+            answer, self._digest_answer = self._digest_answer, None
+        if answer is not None:
+            self._compare(*answer)
 
     def _compare(self, as_of: int, digests: dict) -> None:
         theirs = {
@@ -244,7 +251,10 @@ class BranchPublisher:
             self._announce()
         if "digests" in answer and int(answer.get("as_of_seq", -1)) == self._asked_as_of:
             self._asked_as_of = None
-            self._compare(int(answer["as_of_seq"]), answer["digests"])
+            # Compared on the pump's thread: folding every record's hash takes a while on a
+            # big outbox, and this (paho's network) thread must keep acks and pings flowing.
+            with self._lock:
+                self._digest_answer = (int(answer["as_of_seq"]), answer["digests"])
         if "resend_from" in answer:
             start = int(answer["resend_from"])
             with self._lock:
@@ -264,6 +274,7 @@ class BranchPublisher:
                 self._pump()
                 self._pull_when_due()
                 self._check_when_due()
+                self._compare_when_answered()
                 self._resend_when_asked()
             except Exception:
                 # A bad moment (database busy, broker gone) must not end replication.
