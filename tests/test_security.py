@@ -87,3 +87,35 @@ def test_unexpected_errors_are_500_pages_not_tracebacks(app, client_for):
     response = client_for("owner").get("/explode")
     assert response.status_code == 500
     assert b"secret internals" not in response.data and b"tell IT" in response.data
+
+
+def test_a_remembered_session_cookie_is_held_to_the_same_rules(app, client_for, monkeypatch):
+    """Cookies are checked in full once, then remembered: a remembered cookie must still
+    expire with the session lifetime, a forged one must still fail, and a new key must
+    forget every cookie signed with the old one."""
+    from physioez.core.web import security
+
+    owner = client_for("owner")
+    assert owner.get("/api/v1/me").status_code == 200  # may rewrite the cookie once
+    cookie = owner.get_cookie("physioez_session").value
+    assert owner.get("/api/v1/me").status_code == 200  # checked in full, remembered
+    keys, _, remembered = app.session_interface._state
+    assert cookie in remembered
+    assert owner.get("/api/v1/me").status_code == 200  # remembered
+    assert owner.get_cookie("physioez_session").value == cookie
+
+    forged = app.test_client()
+    forged.set_cookie("physioez_session", cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"))
+    assert forged.get("/api/v1/me").status_code == 401
+
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    real_time = security.time.time
+    monkeypatch.setattr(security.time, "time", lambda: real_time() + lifetime + 60)
+    assert owner.get("/api/v1/me").status_code == 401
+    assert cookie not in remembered
+    monkeypatch.setattr(security.time, "time", real_time)
+
+    assert owner.get("/api/v1/me").status_code == 200
+    app.secret_key = b"another key entirely, as after a restore"
+    assert owner.get("/api/v1/me").status_code == 401
+    assert app.session_interface._state[0] != keys
