@@ -64,12 +64,19 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def signed_in_user():
+    """The request's user, looked up once: each use of the ``current_user`` proxy repeats the
+    lookup, and the hot paths read several of its fields."""
+    return current_user._get_current_object()
+
+
 def current_actor() -> Actor:
     device = request.headers.get("X-Device-Id") or request.user_agent.string or "unknown"
-    if current_user.is_authenticated:
+    user = signed_in_user()
+    if user.is_authenticated:
         return Actor(
-            current_user.id,
-            tuple(current_user.role_codes),
+            user.id,
+            tuple(user.role_codes),
             client_ip(),
             device,
             permissions=g.permissions if g.get("via_token") else None,
@@ -79,10 +86,11 @@ def current_actor() -> Actor:
 
 def current_permissions() -> frozenset[str]:
     if "permissions" not in g:
-        if not current_user.is_authenticated:
+        user = signed_in_user()
+        if not user.is_authenticated:
             g.permissions = frozenset()
         else:
-            g.permissions = identity.permissions_for_roles(current_user.role_codes)
+            g.permissions = identity.permissions_for_roles(user.role_codes)
     return g.permissions
 
 
@@ -163,7 +171,8 @@ def enforce_access():
         return _refuse(403, "This page is not available.")
     if permission == PUBLIC:
         return None
-    authenticated = current_user.is_authenticated  # Runs the session or token loader.
+    user = signed_in_user()  # Runs the session or token loader.
+    authenticated = user.is_authenticated
     if request.headers.get("Authorization", "").startswith("Bearer ") and not g.get("via_token"):
         return _refuse(401, "The API token is missing, wrong, expired or revoked.")
     if not authenticated:
@@ -171,7 +180,7 @@ def enforce_access():
             401, "Please sign in.", url_for("shell.sign_in", next=request.full_path.rstrip("?"))
         )
     if not g.get("via_token"):
-        refused = _check_session_state(endpoint)
+        refused = _check_session_state(endpoint, user)
         if refused is not None:
             return refused
     if permission not in current_permissions():
@@ -181,12 +190,12 @@ def enforce_access():
     return None
 
 
-def _check_session_state(endpoint: str):
+def _check_session_state(endpoint: str, user: Staff):
     """Apply what the box knows of this cookie's session: ended, too old, idle, locked."""
     auth = current_app.config["PHYSIOEZ"].auth
     state = sessions.get(session.get("sid"))
     now = utcnow()
-    if state is None or state.ended or state.staff_id != current_user.id:
+    if state is None or state.ended or state.staff_id != user.id:
         return _end_session("Your session has ended. Please sign in again.")
     # Absolute lifetime, kept here and not left to the cookie: a cookie can be replayed.
     if now - state.created_at > timedelta(hours=auth.session_hours):
@@ -206,7 +215,7 @@ def _check_session_state(endpoint: str):
         )
     if not locked:
         sessions.touch(state, now)
-    if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ALLOWED:
+    if user.must_change_password and endpoint not in PASSWORD_CHANGE_ALLOWED:
         return _refuse(
             403, "Choose a new password before you continue.", url_for("shell.change_password")
         )

@@ -16,12 +16,11 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, jsonify, render_template, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from physioez.core.errors import ServiceError
-from physioez.core.web.access import is_api_request, new_csrf_token
+from physioez.core.web.access import is_api_request, new_csrf_token, signed_in_user
 
 access_log = logging.getLogger("physioez.access")
 
@@ -177,20 +176,25 @@ def _finish(response):
     return response
 
 
+# Built once (json.dumps with options builds an encoder per call): one line per request.
+_LOG_LINE = json.JSONEncoder(separators=(",", ":"))
+
+
 def _log_request(response):
     started = g.get("request_started")
     if started is None or not g.get("access_log_enabled", True):
         return response
+    user = signed_in_user()
     line = {
         "method": request.method,
         # No query string: searches carry patient names.
         "path": request.path,
         "status": response.status_code,
         "ms": round((time.perf_counter() - started) * 1000, 2),
-        "staff": current_user.id if current_user and current_user.is_authenticated else None,
+        "staff": user.id if user and user.is_authenticated else None,
         "ip": request.remote_addr,
     }
-    access_log.info(json.dumps(line, separators=(",", ":")))
+    access_log.info(_LOG_LINE.encode(line))
     return response
 
 
