@@ -87,7 +87,7 @@ def write_transaction() -> Iterator[None]:
             database.connect(reuse_if_open=True)
         stack.append([])
         try:
-            with database.atomic(lock_type="IMMEDIATE") if outermost else database.atomic():
+            with database.atomic(lock_type="IMMEDIATE") if outermost else _savepoint(len(stack)):
                 yield
         except BaseException:
             stack.pop()  # Rolled back: its after-commit work is dropped with it.
@@ -98,6 +98,21 @@ def write_transaction() -> Iterator[None]:
             return
     for work in done:
         work()
+
+
+@contextmanager
+def _savepoint(depth: int) -> Iterator[None]:
+    """A nested level, named by its depth: every mutation opens one inside its caller's
+    transaction, and peewee's random names made SQLite compile both statements each time."""
+    name = f'"wt{depth}"'
+    database.execute_sql(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        database.execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
+        database.execute_sql(f"RELEASE SAVEPOINT {name}")
+        raise
+    database.execute_sql(f"RELEASE SAVEPOINT {name}")
 
 
 def require_transaction(what: str) -> None:
