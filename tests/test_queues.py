@@ -132,12 +132,48 @@ def test_scheduled_jobs_are_registered(app, settings):
 
     scheduler = start_scheduler(settings, module_jobs(settings))
     try:
-        assert "reception-reminders" in {job.id for job in scheduler.get_jobs()}
-        assert "reception-no-shows" not in {job.id for job in scheduler.get_jobs()}
+        registered = {job.id for job in scheduler.get_jobs()}
+        assert {"reception-reminders", "reception-no-shows"} <= registered
     finally:
         scheduler.shutdown(wait=False)
-    on = settings.with_overrides({"reception.auto_no_show": True})
-    assert "reception-no-shows" in {job.id for job in module_jobs(on)}
+
+
+def test_the_no_show_sweep_follows_the_setting_and_head_offices_policy(app, settings, monkeypatch):
+    from physioez.core import policies
+    from physioez.reception import jobs
+    from physioez.sync import downstream
+
+    swept = []
+    monkeypatch.setattr(
+        appointments, "mark_day_no_shows", lambda actor, day, zone: swept.append(day)
+    )
+
+    def sweep(with_settings) -> None:
+        [job] = [job for job in jobs.jobs(with_settings) if job.id == "reception-no-shows"]
+        job.func()
+
+    sweep(settings)
+    assert swept == []  # off by default
+    sweep(settings.with_overrides({"reception.auto_no_show": True}))
+    assert len(swept) == 1
+    row = policies.policy_row(
+        "reception.auto_no_show", True, "999999999999990-0000-HQ", "2026-11-24T09:00:00.000000Z"
+    )
+    downstream.apply_down(
+        [
+            {
+                "seq": 1,
+                "table": "chain_policy",
+                "key": row["id"],
+                "op": "update",
+                "hlc": row["hlc"],
+                "row": row,
+            }
+        ],
+        1,
+    )
+    sweep(settings)  # the file says off; head office says on
+    assert len(swept) == 2
 
 
 def test_day_end_job_marks_no_shows(clinic, system_actor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from physioez.core import policies
 from physioez.core.audit import Actor
 from physioez.core.scheduler import ScheduledJob
 from physioez.core.settings import Settings
@@ -21,24 +22,24 @@ def jobs(settings: Settings) -> list[ScheduledJob]:
         reminders.queue_for_day(ACTOR, tomorrow, zone)
 
     def sweep_no_shows() -> None:
+        # Decided at each run, not at start: head office may switch it on or off for the
+        # chain (core.policies) while the box runs.
+        if not policies.apply(settings).reception.auto_no_show:
+            return
         today = datetime.now(ZoneInfo(zone)).date()
         appointments.mark_day_no_shows(ACTOR, today, zone)
 
-    made = [
+    return [
         ScheduledJob(
             "reception-reminders",
             queue_tomorrow,
             "cron",
             {"hour": 17, "minute": 0, "timezone": zone},
-        )
+        ),
+        ScheduledJob(
+            "reception-no-shows",
+            sweep_no_shows,
+            "cron",
+            {"hour": 23, "minute": 30, "timezone": zone},
+        ),
     ]
-    if settings.reception.auto_no_show:
-        made.append(
-            ScheduledJob(
-                "reception-no-shows",
-                sweep_no_shows,
-                "cron",
-                {"hour": 23, "minute": 30, "timezone": zone},
-            )
-        )
-    return made
