@@ -7,6 +7,7 @@ seq at its last seq.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -191,6 +192,34 @@ def test_changes_reach_head_office_once_and_the_broker_never_sees_a_name(chain, 
     assert not any(CANARY.split()[1].encode() in payload for payload in seen)
     chain.broker.persist()
     assert CANARY.split()[1].encode() not in chain.broker.db_file.read_bytes()
+
+
+def test_head_office_holds_each_entity_as_a_typed_table_with_its_branch(chain, system_actor):
+    from datetime import date, datetime
+
+    from physioez.core import records as record_service
+    from physioez.reception.models import Patient, PatientConsent
+
+    register(system_actor, 3, prefix="Typed", consents={"treatment": True})
+    patient = Patient.get(Patient.first_name == "Typed1")
+    record_service.update(patient, system_actor, date_of_birth=date(1980, 5, 17))
+    chain.converge()
+    db = chain.mysql.connect()
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT first_name, branch_id, date_of_birth, created_at, dob_estimated, alerts "
+            "FROM patient WHERE id = %s",
+            (patient.id,),
+        )
+        first_name, branch, born, created, estimated, alerts = cursor.fetchone()
+        assert (first_name, branch, born, estimated) == ("Typed1", BRANCH, date(1980, 5, 17), 0)
+        assert isinstance(created, datetime) and json.loads(alerts) == []
+        cursor.execute("SELECT COUNT(*) FROM patient WHERE first_name LIKE 'Typed%%'")
+        assert cursor.fetchone()[0] == 3
+        cursor.execute("SELECT COUNT(*), MIN(branch_id) FROM patient_consent")
+        assert cursor.fetchone() == (PatientConsent.select().count(), BRANCH)
+    db.commit()
+    db.close()
 
 
 def test_the_same_batch_delivered_three_times_is_applied_once(chain, system_actor):
@@ -675,6 +704,12 @@ def test_two_branches_editing_different_details_of_a_patient_both_keep_them(chai
     merged = Patient.get_by_id(patient.id)
     assert merged.phone == "9111111111", "this branch's own change was lost"
     assert hq_conflicts(chain) == []
+    db = chain.mysql.connect()
+    with db.cursor() as cursor:  # head office's patient table holds the merged record
+        cursor.execute("SELECT phone, email, branch_id FROM patient WHERE id = %s", (patient.id,))
+        assert cursor.fetchone() == ("9111111111", "merge@br02.example", BRANCH)
+    db.commit()
+    db.close()
     # What this branch sent matches what head office received from it.
     chain.converge(other_branches_rows=other.seq)
     other.close()

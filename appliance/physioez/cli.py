@@ -467,7 +467,7 @@ def sync_register_branch(branch: str, verify_key: str, box_key: str) -> None:
     except Exception:
         raise click.ClickException("That is not a verify key (copy it from 'sync keys').") from None
     connection = _hq_connection(settings, runtime)
-    hq_store.create_schema(connection)
+    _create_hq_schema(connection)
     hq_store.register_branch(connection, branch, verify_key, box_key)
     click.echo(f"Branch {branch} registered.")
 
@@ -587,6 +587,14 @@ def sync_reverse(conflict_id: int) -> None:
     click.echo(f"Conflict {conflict_id} reversed; the branches receive it at their next pull.")
 
 
+def _create_hq_schema(connection) -> None:
+    """Head office's tables, with one per entity of every module (their models loaded)."""
+    import physioez.app  # noqa: F401 - imports every module's models
+    from physioez.sync import hq_store
+
+    hq_store.create_schema(connection)
+
+
 def _hq_connection(settings: Settings, runtime):
     try:
         return runtime.hq_mysql(settings).connect()
@@ -606,7 +614,7 @@ def hq_ingest(instance: str) -> None:
     import socket
     import threading
 
-    from physioez.sync import hq_store, runtime
+    from physioez.sync import runtime
     from physioez.sync.ingest import HqIngest
 
     settings = _settings()
@@ -616,7 +624,7 @@ def hq_ingest(instance: str) -> None:
     except runtime.SyncConfigError as exc:
         raise click.ClickException(str(exc)) from None
     connection = _hq_connection(settings, runtime)
-    hq_store.create_schema(connection)
+    _create_hq_schema(connection)
     connection.close()
     name = instance or f"{socket.gethostname()}-{os.getpid()}"
     ingest = HqIngest(

@@ -183,8 +183,16 @@ class BaseModel(Model):
         return row
 
 
+# Every replicated model, in the order its module defined it (see ReplicatedModel).
+REPLICATED_MODELS: list[type] = []
+
+
 class ReplicatedModel(BaseModel):
     """A table that replicates to head office through the outbox."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        REPLICATED_MODELS.append(cls)
 
     schema_version: ClassVar[int] = 1
     # Who is authoritative for the table: the branch that wrote a row ("branch"), head office

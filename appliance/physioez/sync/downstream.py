@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from functools import cache
 
 from peewee import Field
 
@@ -21,6 +20,7 @@ from physioez.core.clock import ClockDriftError, HlcTimestamp
 from physioez.core.db import database, write_transaction
 from physioez.core.events import RolesChanged, StaffChanged, bus
 from physioez.core.models import (
+    REPLICATED_MODELS,
     ChainPolicy,
     IsoDateField,
     ReplicatedModel,
@@ -39,16 +39,19 @@ log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")
 
 
-@cache
+_known: tuple[int, dict[str, type[ReplicatedModel]]] = (-1, {})
+
+
 def replicated_models() -> dict[str, type[ReplicatedModel]]:
-    """Every replicated table of the installed modules, by table name (read once: the
-    publisher asks for every batch, and models are all defined by the time it runs)."""
-    found: dict[str, type[ReplicatedModel]] = {}
-    pending = list(ReplicatedModel.__subclasses__())
-    while pending:
-        model = pending.pop()
-        found[model._meta.table_name] = model
-        pending.extend(model.__subclasses__())
+    """Every replicated table of the modules imported so far, by table name; rebuilt only
+    when a model was added (the publisher asks for every batch, and a process that asked
+    before its last module was imported must not keep a short list)."""
+    global _known
+    count, found = _known
+    if count != len(REPLICATED_MODELS):
+        count = len(REPLICATED_MODELS)
+        found = {model._meta.table_name: model for model in REPLICATED_MODELS}
+        _known = (count, found)
     return found
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pymysql
 from pymysql.constants import SERVER_STATUS
 
-from physioez.sync import envelope, merge, state
+from physioez.sync import envelope, hq_entities, merge, state
 
 HQ_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS branch_cursor (
@@ -167,9 +167,11 @@ class MySqlSettings:
 
 
 def create_schema(connection) -> None:
+    """Head office's tables: replication's own, and one per replicated entity."""
     with connection.cursor() as cursor:
         for ddl in HQ_SCHEMA:
             cursor.execute(ddl)
+        hq_entities.create_tables(cursor)
     connection.commit()
 
 
@@ -203,6 +205,7 @@ def enqueue_down(
 ) -> int:
     """Queue a head-office change for the branches (``target``: one branch, or '*')."""
     with connection.cursor() as cursor:
+        hq_entities.project(cursor, [(table, row, row.get("origin_branch") or "HQ")])
         [seq] = _insert_down(cursor, [DownChange(table, key, row, hlc, operation, target)])
     connection.commit()
     return seq
@@ -335,6 +338,9 @@ def apply_batch(
         cursor.execute(
             "UPDATE branch_cursor SET applied_seq = %s WHERE branch_id = %s",
             (batch.last_seq, batch.branch),
+        )
+        hq_entities.project(
+            cursor, [(row["table"], row["row"], batch.branch) for row in fresh_owned]
         )
         shared = [row for row in fresh if row.get("own") == "shared"]
         if shared:
@@ -469,6 +475,10 @@ def _store_shared(cursor, records: list[tuple]) -> None:
             )
             for table, key, record, hlc, deleted, stamps, seq in records
         ],
+    )
+    hq_entities.project(
+        cursor,
+        [(table, record, record.get("origin_branch") or "*") for table, _, record, *_ in records],
     )
 
 
