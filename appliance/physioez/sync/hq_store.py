@@ -7,6 +7,7 @@ nothing, and the cursor can never move past a seq whose rows are not committed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -219,6 +220,11 @@ class DownChange:
     hlc: str
     operation: str = "update"
     target: str = "*"
+    row_json: str | None = None  # ``row`` as canonical JSON, when the caller has it already
+
+
+# Canonical JSON of a record (sorted keys, no spaces): the same text the digests hash.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _insert_down(cursor, changes: list[DownChange]) -> list[int]:
@@ -246,7 +252,7 @@ def _insert_down(cursor, changes: list[DownChange]) -> list[int]:
                 change.key,
                 change.operation,
                 change.hlc,
-                json.dumps(change.row, sort_keys=True),
+                change.row_json or _CANONICAL.encode(change.row),
             )
             for seq, change in zip(seqs, changes, strict=True)
         ],
@@ -361,12 +367,17 @@ def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
     received, held = _lock_shared(cursor, branch, keys)
     downs: list[DownChange] = []
     last_down: dict[tuple[str, str], int] = {}  # record -> index of its latest state in downs
-    states: dict[tuple[str, str], tuple] = {}  # record -> (state, hlc, deleted, stamps, seq)
+    states: dict[tuple[str, str], tuple] = {}  # record -> (state, its JSON, hlc, deleted, ...)
     receipts = []
     now_ms = int(time.time() * 1000)
     for row in rows:
         record = (row["table"], row["key"])
-        receipts.append((branch, *record, row["hlc"], state.record_hash(json.dumps(row["row"]))))
+        # One canonical text per record, for its receipt's hash and, when the branch's state
+        # is what head office keeps, for the stored row and the change sent down.
+        incoming_json = _CANONICAL.encode(row["row"])
+        receipts.append(
+            (branch, *record, row["hlc"], hashlib.sha256(incoming_json.encode()).hexdigest())
+        )
         if received.get(record, "") >= row["hlc"]:
             continue  # sent before (a resend, an anti-entropy repair): merged already
         received[record] = row["hlc"]
@@ -386,9 +397,18 @@ def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
             continue  # nothing new; a tombstone stays a tombstone
         operation = "delete" if result.deleted else ("insert" if current is None else "update")
         held[record] = (result.state, result.deleted, result.stamps)
-        states[record] = (result.state, result.hlc, result.deleted, result.stamps, row["seq"])
+        # Kept under the branch's own stamp only when it is the branch's state unchanged.
+        state_json = incoming_json if result.hlc == row["hlc"] else _CANONICAL.encode(result.state)
+        states[record] = (
+            result.state,
+            state_json,
+            result.hlc,
+            result.deleted,
+            result.stamps,
+            row["seq"],
+        )
         last_down[record] = len(downs)
-        downs.append(DownChange(*record, result.state, result.hlc, operation))
+        downs.append(DownChange(*record, result.state, result.hlc, operation, row_json=state_json))
         for (winner, loser), clashes in _by_pair(result.conflicts).items():
             cursor.execute(
                 "INSERT INTO sync_conflict (table_name, row_key, fields, winner_branch, "
@@ -418,12 +438,13 @@ def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
             (
                 *record,
                 record_state,
+                record_json,
                 hlc,
                 deleted,
                 merge.settle(stamps, seqs[last_down[record]]),
                 seq,
             )
-            for record, (record_state, hlc, deleted, stamps, seq) in states.items()
+            for record, (record_state, record_json, hlc, deleted, stamps, seq) in states.items()
         ],
     )
 
@@ -457,7 +478,8 @@ def _stamps(raw: str | None) -> dict[str, merge.Stamp]:
 
 
 def _store_shared(cursor, records: list[tuple]) -> None:
-    """(table, key, state, hlc, deleted, stamps, seq) of shared records, as merged."""
+    """(table, key, state, its canonical JSON or None, hlc, deleted, stamps, seq) of shared
+    records, as merged."""
     cursor.executemany(
         "INSERT INTO replicated_row (table_name, row_key, branch_id, hlc, deleted, row_json, "
         "seq, field_stamps) VALUES (%s, %s, '*', %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
@@ -469,11 +491,11 @@ def _store_shared(cursor, records: list[tuple]) -> None:
                 key,
                 hlc,
                 1 if deleted else 0,
-                json.dumps(record, sort_keys=True, separators=(",", ":")),
+                record_json or _CANONICAL.encode(record),
                 seq,
                 json.dumps({name: stamp.to_json() for name, stamp in sorted(stamps.items())}),
             )
-            for table, key, record, hlc, deleted, stamps, seq in records
+            for table, key, record, record_json, hlc, deleted, stamps, seq in records
         ],
     )
     hq_entities.project(
@@ -548,7 +570,7 @@ def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:
             [DownChange(table, key, record, stamp), *_conflict_notices(cursor, conflict_id)],
         )
         _store_shared(
-            cursor, [(table, key, record, stamp, False, merge.settle(stamps, seqs[0]), seq)]
+            cursor, [(table, key, record, None, stamp, False, merge.settle(stamps, seqs[0]), seq)]
         )
     connection.commit()
 
