@@ -419,4 +419,12 @@ def open_invoices(patient_id: str) -> list[tuple[Invoice, int]]:
         "AND owing > 0 ORDER BY i.issued_at",
         (patient_id,),
     ).fetchall()
-    return [(get_invoice(invoice_id), int(owing)) for invoice_id, owing in rows]
+    if not rows:
+        return []
+    found = {
+        invoice.id: invoice
+        for invoice in Invoice.select().where(
+            Invoice.id.in_([invoice_id for invoice_id, _ in rows])
+        )
+    }
+    return [(found[invoice_id], int(owing)) for invoice_id, owing in rows]
