@@ -71,6 +71,19 @@ class Chain:
         self.ingests.append(ingest)
         return ingest
 
+    def send(self, batch: envelope.Batch) -> None:
+        """Publish ``batch`` as this branch would (signed, sealed, QoS 1), by hand."""
+        sender = raw_client(self, BRANCH)
+        try:
+            sender.publish(
+                envelope.up_topic(BRANCH),
+                envelope.seal(batch, self.branch_key, self.hq_key.public_key),
+                qos=1,
+            ).wait_for_publish(5)
+        finally:
+            sender.loop_stop()
+            sender.disconnect()
+
     def rows_written(self) -> int:
         return sum(ingest.counts["rows"] for ingest in self.ingests)
 
@@ -291,17 +304,10 @@ def test_a_gap_asks_the_branch_to_resend(chain, system_actor):
     register(system_actor, 6)
     rows = state.pending_rows(state.acked_seq() + 3, 200, 10**9)  # skips three seqs
     batch = envelope.Batch(BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION, rows)
-    sender = raw_client(chain, BRANCH)
-    sender.publish(
-        envelope.up_topic(BRANCH),
-        envelope.seal(batch, chain.branch_key, chain.hq_key.public_key),
-        qos=1,
-    ).wait_for_publish(5)
+    chain.send(batch)
     deadline = time.monotonic() + 10
     while chain.ingests[0].counts["gap"] < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    sender.loop_stop()
-    sender.disconnect()
     assert chain.ingests[0].counts["gap"] == 1
     restarted = BranchPublisher(
         branch=BRANCH,
@@ -411,14 +417,7 @@ def test_a_branch_one_version_behind_is_still_applied(chain, system_actor):
     older = envelope.Batch(
         BRANCH, rows[0]["seq"], rows[-1]["seq"], envelope.SCHEMA_VERSION - 1, rows
     )
-    sender = raw_client(chain, BRANCH)
-    sender.publish(
-        envelope.up_topic(BRANCH),
-        envelope.seal(older, chain.branch_key, chain.hq_key.public_key),
-        qos=1,
-    ).wait_for_publish(5)
-    sender.loop_stop()
-    sender.disconnect()
+    chain.send(older)
     db = chain.mysql.connect()
     wait_until(
         lambda: hq_store.applied_seq(db, BRANCH) == state.last_seq(), "not applied", timeout=10
