@@ -60,6 +60,7 @@ def run_ingest(config_path: Path, instance: str) -> int:
     """Child process: one HqIngest until its standard input closes; prints its counts."""
     import logging
 
+    import physioez.app  # noqa: F401 - every module's models, as `physioez hq-ingest` loads them
     from physioez.sync.ingest import HqIngest
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -347,6 +348,9 @@ def throughput_level(
             # Until the last branch had its last ack (after head office's last commit).
             elapsed = max(branch.finished_at or started for branch in branches) - started
             records = scalar(connection, "SELECT COUNT(*) FROM replicated_row")
+            # Head office's patient table (sync/hq_entities.py) is written in the same
+            # transactions: it must hold every record too.
+            entity_rows = scalar(connection, "SELECT COUNT(*) FROM patient")
     finally:
         for branch in branches:
             branch.close()
@@ -354,6 +358,8 @@ def throughput_level(
     counted = total_counts(counts)
     if records != expected_records:
         raise BenchError(f"head office holds {records} records, expected {expected_records}")
+    if entity_rows != expected_records:
+        raise BenchError(f"head office's patient table holds {entity_rows}, not {expected_records}")
     if counted.get("rows", 0) != total:
         raise BenchError(f"ingests wrote {counted.get('rows', 0)} rows for {total} changes")
     return {

@@ -49,9 +49,9 @@ HOST = "127.0.0.1"
 
 # Small and quick: head office's real server has its own tuning; these only make start-up and
 # crash recovery fast on a CI machine. Durability stays the default (a commit is on disk).
+SHRUNK_FOR_TESTS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M")
 SERVER_OPTIONS = (
-    "--innodb-buffer-pool-size=32M",
-    "--innodb-log-file-size=8M",
+    *SHRUNK_FOR_TESTS,
     "--performance-schema=OFF",
     "--skip-innodb-buffer-pool-dump-at-shutdown",
     "--skip-innodb-buffer-pool-load-at-startup",
@@ -80,8 +80,11 @@ def user_option() -> list[str]:
 class MariaDBServer:
     """One private MariaDB; ``start`` again after ``stop``/``kill`` reuses port and data."""
 
-    def __init__(self, root: Path, template: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, template: Path | None = None, options: tuple[str, ...] = SERVER_OPTIONS
+    ) -> None:
         self.root = root
+        self.options = options
         self.data_dir = root / "data"
         self.socket = root / "mariadbd.sock"
         self.port = free_port()
@@ -101,7 +104,7 @@ class MariaDBServer:
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 *user_option(),
-                *SERVER_OPTIONS,
+                *self.options,
             ],
             capture_output=True,
             text=True,
@@ -160,7 +163,7 @@ class MariaDBServer:
                 f"--bind-address={HOST}",
                 "--skip-networking=0",
                 *user_option(),
-                *SERVER_OPTIONS,
+                *self.options,
             ],
             ready=self._accepts_connections,
             timeout=60,

@@ -17,12 +17,15 @@ registered them.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from peewee import BooleanField, Field, ForeignKeyField, IntegerField
 
 from physioez.core.models import IsoDateField, JsonField, UtcDateTimeField
+
+log = logging.getLogger(__name__)
 
 TEXT, KEY, FLAG, NUMBER, MOMENT, DAY, DOCUMENT = (
     "text",
@@ -151,6 +154,9 @@ def create_tables(cursor) -> None:
                 )
 
 
+_unknown: set[str] = set()
+
+
 def project(cursor, states: list[tuple[str, dict, str]]) -> None:
     """Write (table, record state, branch) into the entity tables, a statement per table;
     rows of tables this head office does not know (a newer branch's) wait in replicated_row."""
@@ -160,5 +166,12 @@ def project(cursor, states: list[tuple[str, dict, str]]) -> None:
         table = tables.get(name)
         if table is not None:
             by_table.setdefault(name, []).append(table.values(record, branch))
+        elif name not in _unknown:
+            _unknown.add(name)
+            log.warning(
+                "no entity table for %r in this process (a newer branch's table, or its "
+                "module not loaded): its rows are kept in replicated_row only",
+                name,
+            )
     for name, rows in by_table.items():
         cursor.executemany(tables[name].upsert, rows)
