@@ -306,3 +306,19 @@ def test_a_job_that_does_not_print_in_time_is_cancelled(cups_server: CupsServer)
     assert printing.job_state(job, cups_server.server).state == "canceled"
     with pytest.raises(PrintingError, match="canceled"):
         printing.wait_for_job(job, 5, server=cups_server.server)
+
+
+def test_printed_codes_come_out_letter_for_letter(cups_server: CupsServer):
+    """No ligatures: a printer named "physioez-69ff42" or a reference "fi-22" must read back,
+    and copy out of the printed PDF, as typed. The cups-pdf queue's PostScript step drops a
+    ligature glyph's Unicode mapping, so "ff" came out as one unreadable character."""
+    name = cups_server.add_pdf_printer("Office")
+    codes = "physioez-69ff42 office-fi-22 staff-fl3"
+    job = print_pdf(
+        render_pdf(f"<p>{codes}</p>", paper="a4"),
+        printer=name,
+        title="codes",
+        server=cups_server.server,
+    )
+    printing.wait_for_job(job, 60, server=cups_server.server)
+    assert codes in pdftotext(cups_server.wait_for_output())

@@ -47,7 +47,10 @@ RECEIPT_END_MARGIN_MM = 4
 RECEIPT_MIN_HEIGHT_MM = RECEIPT_WIDTH_MM + 1
 
 # !important: a template's own @page rule must not change the paper the printer holds.
-_A4_CSS = "@page { size: A4 !important; margin: 15mm 15mm 18mm 15mm !important; }"
+# Printed codes and names are read back and copied (invoice numbers, printer names): no
+# "ff"/"fi" ligatures, which put one glyph for two letters into the PDF's text.
+_NO_LIGATURES = "html { font-variant-ligatures: none; }"
+_A4_CSS = "@page { size: A4 !important; margin: 15mm 15mm 18mm 15mm !important; } " + _NO_LIGATURES
 
 _FINAL_JOB_STATES = {"completed", "canceled", "aborted"}
 _JOB_STATE_NAMES = {
@@ -158,7 +161,8 @@ def render_pdf(html: str, *, paper: Paper, base_url: str | None = None) -> bytes
 def _receipt_css(height_mm: float) -> str:
     return (
         f"@page {{ size: {RECEIPT_WIDTH_MM}mm {height_mm:.2f}mm !important; "
-        f"margin: {RECEIPT_END_MARGIN_MM}mm {RECEIPT_SIDE_MARGIN_MM}mm !important; }}"
+        f"margin: {RECEIPT_END_MARGIN_MM}mm {RECEIPT_SIDE_MARGIN_MM}mm !important; }} "
+        + _NO_LIGATURES
     )
 
 
