@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from physioez.billing.models import Invoice, Package, Settlement, Visit
-from physioez.billing.services import ledger, numbering, pricing
+from physioez.billing.services import ledger, pricing
 from physioez.billing.services.policy import BillingPolicy, ensure_day_open
 from physioez.core import directory, records
 from physioez.core.audit import Actor
 from physioez.core.db import database, write_transaction
 from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import fetch_by_id, utcnow
+from physioez.core.models import fetch_by_id
 from physioez.core.money import percent_of
 
 MAX_LINES = 50
@@ -162,9 +162,7 @@ def issue_invoice(
         subtotal = sum(line["gross"] for line in lines)
         discount_total = _discount_total(discount, subtotal, actor, policy)
         _finish_lines(lines, discount_total)
-        number, year = numbering.next_number(
-            "invoice", policy.branch_id, day, policy.fiscal_start_month
-        )
+        number, year = policy.next_number("invoice", day)
         invoice = records.create(
             Invoice,
             actor,
@@ -172,7 +170,7 @@ def issue_invoice(
             number=number,
             fiscal_year=year,
             patient_id=patient_id,
-            issued_at=utcnow() if today is None else policy.stamp(day),
+            issued_at=policy.issued_at(day, back_dated=today is not None),
             business_day=day,
             currency=policy.currency,
             lines=lines,
@@ -318,9 +316,7 @@ def cancel_invoice(
                 "Sessions of a package on this invoice were already used; "
                 "refund the unused part instead of cancelling the invoice."
             )
-        number, year = numbering.next_number(
-            "credit_note", policy.branch_id, day, policy.fiscal_start_month
-        )
+        number, year = policy.next_number("credit_note", day)
         note = records.create(
             Invoice,
             actor,
@@ -328,7 +324,7 @@ def cancel_invoice(
             number=number,
             fiscal_year=year,
             patient_id=invoice.patient_id,
-            issued_at=utcnow() if today is None else policy.stamp(day),
+            issued_at=policy.issued_at(day, back_dated=today is not None),
             business_day=day,
             currency=invoice.currency,
             lines=invoice.lines,

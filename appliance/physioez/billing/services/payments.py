@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment
-from physioez.billing.services import invoicing, ledger, numbering
+from physioez.billing.services import invoicing, ledger
 from physioez.billing.services.policy import BillingPolicy, ensure_day_open
 from physioez.core import directory, records
 from physioez.core.audit import Actor
 from physioez.core.db import write_transaction
 from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import fetch_by_id, utcnow
+from physioez.core.models import fetch_by_id
 
 MAX_REFERENCE = 80
 
@@ -55,6 +55,40 @@ def _patient(patient_id: str) -> None:
         raise InvalidInput("Choose a patient.", field="patient_id")
 
 
+# Receipts are numbered in the "receipt" series, refunds in their own.
+_SERIES = {"payment": "receipt", "refund": "refund"}
+
+
+def _new_payment(
+    actor: Actor,
+    policy: BillingPolicy,
+    kind: str,
+    patient_id: str,
+    day: date,
+    back_dated: bool,
+    tenders: list[dict],
+    amount: int,
+    notes: str,
+) -> Payment:
+    """A numbered payment or refund record; inside the caller's transaction."""
+    number, year = policy.next_number(_SERIES[kind], day)
+    return records.create(
+        Payment,
+        actor,
+        kind=kind,
+        number=number,
+        fiscal_year=year,
+        patient_id=patient_id,
+        received_at=policy.issued_at(day, back_dated=back_dated),
+        business_day=day,
+        tenders=tenders,
+        amount=amount,
+        currency=policy.currency,
+        notes=notes.strip()[:300],
+        received_by=actor.label,
+    )
+
+
 def take_payment(
     actor: Actor,
     policy: BillingPolicy,
@@ -75,23 +109,8 @@ def take_payment(
     with write_transaction():
         ensure_day_open(day)
         targets = _targets(patient_id, invoice_ids)
-        number, year = numbering.next_number(
-            "receipt", policy.branch_id, day, policy.fiscal_start_month
-        )
-        payment = records.create(
-            Payment,
-            actor,
-            kind="payment",
-            number=number,
-            fiscal_year=year,
-            patient_id=patient_id,
-            received_at=utcnow() if today is None else policy.stamp(day),
-            business_day=day,
-            tenders=cleaned,
-            amount=amount,
-            currency=policy.currency,
-            notes=notes.strip()[:300],
-            received_by=actor.label,
+        payment = _new_payment(
+            actor, policy, "payment", patient_id, day, today is not None, cleaned, amount, notes
         )
         left = amount
         applied = 0
@@ -107,7 +126,7 @@ def take_payment(
             kind="payment",
             ref_id=payment.id,
             business_day=day,
-            memo=number,
+            memo=payment.number,
             lines=[
                 *(
                     ledger.debit(ledger.MODE_ACCOUNTS[tender["mode"]], tender["amount"])
@@ -197,30 +216,23 @@ def refund(
                 f"Refund at most the patient's credit, {policy.money(max(available, 0))}.",
                 field="amount",
             )
-        number, year = numbering.next_number(
-            "refund", policy.branch_id, day, policy.fiscal_start_month
-        )
-        payment = records.create(
-            Payment,
+        payment = _new_payment(
             actor,
-            kind="refund",
-            number=number,
-            fiscal_year=year,
-            patient_id=patient_id,
-            received_at=utcnow() if today is None else policy.stamp(day),
-            business_day=day,
-            tenders=cleaned,
-            amount=tender.amount,
-            currency=policy.currency,
-            notes=reason.strip()[:300],
-            received_by=actor.label,
+            policy,
+            "refund",
+            patient_id,
+            day,
+            today is not None,
+            cleaned,
+            tender.amount,
+            reason,
         )
         ledger.post(
             actor,
             kind="refund",
             ref_id=payment.id,
             business_day=day,
-            memo=number,
+            memo=payment.number,
             lines=[
                 ledger.debit(ledger.PATIENT_CREDIT, tender.amount, patient_id),
                 ledger.credit(ledger.MODE_ACCOUNTS[tender.mode], tender.amount),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from physioez.billing.services import numbering
 from physioez.core.audit import Actor
 from physioez.core.db import database
 from physioez.core.errors import Conflict
@@ -55,6 +56,16 @@ class BillingPolicy:
         if day == now.date():
             return now.astimezone(UTC)
         return datetime.combine(day, now.time(), now.tzinfo).astimezone(UTC)
+
+    def issued_at(self, day: date, *, back_dated: bool) -> datetime:
+        """When a document of business day ``day`` is stamped: now, or, when the caller chose
+        the day (a back-dated entry), that day at the current local time."""
+        return self.stamp(day) if back_dated else datetime.now(UTC)
+
+    def next_number(self, series: str, day: date) -> tuple[str, int]:
+        """The next gap-free number of ``series`` for a document of ``day``, and its fiscal
+        year; inside the document's own transaction."""
+        return numbering.next_number(series, self.branch_id, day, self.fiscal_start_month)
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.currency, self.locale)
