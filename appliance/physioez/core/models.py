@@ -176,11 +176,15 @@ class BaseModel(Model):
         return row
 
     def audit_snapshot(self) -> dict[str, Any]:
-        row = self.snapshot()
-        for name in self.audit_redact:
-            if row.get(name) is not None:
-                row[name] = "[redacted]"
-        return row
+        return self.redacted(self.snapshot())
+
+    @classmethod
+    def redacted(cls, row: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``row`` (a snapshot) as the audit log keeps it: secrets masked."""
+        return {
+            name: "[redacted]" if name in cls.audit_redact and value is not None else value
+            for name, value in row.items()
+        }
 
 
 # Every replicated model, in the order its module defined it (see ReplicatedModel).

@@ -48,8 +48,9 @@ def update(instance: M, actor: Actor, action: str | None = None, **changes: Any)
         changed = {k: v for k, v in changes.items() if getattr(instance, k) != v}
         if not changed:
             return instance
-        before = instance.audit_snapshot()
-        base = _shared_base(instance, changed)
+        snapshot = instance.snapshot()
+        before = instance.redacted(snapshot)
+        base = _shared_base(instance, snapshot, changed)
         for name, value in changed.items():
             setattr(instance, name, value)
         if isinstance(instance, ReplicatedModel):
@@ -70,13 +71,14 @@ def update(instance: M, actor: Actor, action: str | None = None, **changes: Any)
     return instance
 
 
-def _shared_base(instance: BaseModel, changed: dict[str, Any]) -> dict[str, Any] | None:
+def _shared_base(
+    instance: BaseModel, snapshot: dict[str, Any], changed: dict[str, Any]
+) -> dict[str, Any] | None:
     """For a shared record, what the changed fields held before this edit (as the outbox
     spells values) and the last head-office change applied here: head office merges on them.
     Other tables need no base: one branch owns each of their rows."""
     if not isinstance(instance, ReplicatedModel) or instance.ownership != "shared":
         return None
-    snapshot = instance.snapshot()
     return {
         "hq_seq": _applied_from_head_office(),  # what the branch knew of others' edits
         "values": {name: snapshot[name] for name in changed if name in snapshot},

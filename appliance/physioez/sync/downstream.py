@@ -79,10 +79,11 @@ def apply_down(rows: list[dict], last_hq_seq: int) -> tuple[int, int]:
     models = replicated_models()
     applied = skipped = 0
     with write_transaction():
-        if last_hq_seq <= hq_applied_seq():
+        applied_before = hq_applied_seq()
+        if last_hq_seq <= applied_before:
             return 0, len(rows)  # a batch seen before
         for row in rows:
-            if row["seq"] <= hq_applied_seq():
+            if row["seq"] <= applied_before:
                 skipped += 1
                 continue
             if row["table"] == envelope.CONFLICT_NOTICE_TABLE:
@@ -195,6 +196,31 @@ def _observe(hlc: str) -> None:
         log.warning("head office's change carries a clock this branch does not follow: %s", exc)
 
 
+_UPSERT_SQL: dict[tuple[type, frozenset[str]], tuple[list[Field], str]] = {}
+
+
+def _upsert_sql(model: type[ReplicatedModel], names: frozenset[str]) -> tuple[list[Field], str]:
+    """The INSERT … ON CONFLICT for ``model``'s fields named in a row, built once per shape:
+    every shared patient of the chain comes down through here."""
+    key = (model, names)
+    cached = _UPSERT_SQL.get(key)
+    if cached is None:
+        fields = [field for field in model._meta.sorted_fields if field.name in names]
+        columns = ", ".join(f'"{field.column_name}"' for field in fields)
+        marks = ", ".join("?" for _ in fields)
+        updates = ", ".join(
+            f'"{field.column_name}" = excluded."{field.column_name}"'
+            for field in fields
+            if not field.primary_key
+        )
+        sql = (
+            f'INSERT INTO "{model._meta.table_name}" ({columns}) '  # noqa: S608 - model columns
+            f"VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        cached = _UPSERT_SQL[key] = (fields, sql)
+    return cached
+
+
 def _upsert(model: type[ReplicatedModel], row: dict) -> bool:
     """Write the row if it is newer than the branch's copy; audited, never outboxed."""
     data = row["row"]
@@ -205,29 +231,15 @@ def _upsert(model: type[ReplicatedModel], row: dict) -> bool:
     ).fetchone()
     if current is not None and current[0] >= row["hlc"]:
         return False  # the branch already has this state, or a newer one
-    fields = [field for field in model._meta.sorted_fields if field.name in data]
-    columns = ", ".join(f'"{field.column_name}"' for field in fields)
-    marks = ", ".join("?" for _ in fields)
-    updates = ", ".join(
-        f'"{field.column_name}" = excluded."{field.column_name}"'
-        for field in fields
-        if not field.primary_key
-    )
-    database.execute_sql(
-        f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) '  # noqa: S608 - model columns
-        f"ON CONFLICT (id) DO UPDATE SET {updates}",
-        [_db_value(field, data.get(field.name)) for field in fields],
-    )
+    fields, sql = _upsert_sql(model, frozenset(data))
+    database.execute_sql(sql, [_db_value(field, data.get(field.name)) for field in fields])
     record_mutation(
         HEAD_OFFICE,
         f"{model.audit_entity or table}.replicated",
         model.audit_entity or table,
         row["key"],
         None,
-        {
-            name: ("[redacted]" if name in model.audit_redact else value)
-            for name, value in data.items()
-        },
+        model.redacted(data),
         detail={"hq_seq": row["seq"], "hlc": row["hlc"]},
     )
     return True
