@@ -682,9 +682,10 @@ def main(argv: list[str] | None = None) -> int:
             "backlog": args.backlog,
             "backlog_ingests": args.backlog_ingests,
             "changes": "patient registrations (4 in 5) and updates (1 in 5), shaped like "
-            "the app's own outbox rows",
+            "the app's own outbox rows, sent as shared records (updates with their base)",
             "head_office": "private mosquitto (shipped config + ACL, a fresh one per level) and "
-            "mariadbd 10.11 (tests/mariadb_support.py options); each HqIngest its own process",
+            "mariadbd 10.11 (tests/mariadb_support.py options, with MariaDB's own buffer pool and "
+            "redo log sizes); each HqIngest its own process",
         },
         "throughput": levels,
         "catch_up": backlog,

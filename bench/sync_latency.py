@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             "write": "patients.register, one transaction each (synchronous=full)",
             "branch": "physioez.app.boot on a temp SQLite database, real BranchPublisher",
             "head_office": "private mosquitto (shipped config + ACL) and mariadbd 10.11 "
-            "(tests/mariadb_support.py options), one HqIngest in this process",
+            "(tests/mariadb_support.py options, with MariaDB's own buffer pool and redo log "
+            "sizes), one HqIngest in this process",
             "measure": "outbox-commit listener -> HqIngest before_ack (after the MySQL commit)",
         },
         "result": result,
