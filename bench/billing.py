@@ -78,10 +78,10 @@ def setup(patient_count: int) -> dict:
 
     from physioez.app import boot
     from physioez.billing.services import pricing
-    from physioez.core import identity
-    from physioez.core.audit import Actor
-    from physioez.core.db import write_transaction
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.db import write_transaction
+    from physioez.core.kernel.settings import load_settings
     from physioez.reception.services import patients
     from physioez.reception.services.patients import PatientDetails
 

@@ -74,10 +74,10 @@ def setup(practitioners: int, patient_count: int) -> dict:
     from faker import Faker
 
     from physioez.app import boot
-    from physioez.core import identity
-    from physioez.core.audit import Actor
-    from physioez.core.db import write_transaction
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.db import write_transaction
+    from physioez.core.kernel.settings import load_settings
     from physioez.reception.services import patients, schedule_setup
     from physioez.reception.services.patients import PatientDetails
 

@@ -112,7 +112,7 @@ class Params:
 
 
 def utc_text(ms: int) -> str:
-    """``%Y-%m-%dT%H:%M:%S.%fZ`` (physioez.core.models.format_utc) from epoch ms."""
+    """``%Y-%m-%dT%H:%M:%S.%fZ`` (physioez.core.kernel.models.format_utc) from epoch ms."""
     d = UTC_EPOCH + timedelta(milliseconds=ms)
     return (
         f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:"
@@ -171,7 +171,7 @@ class Builder:
     def __init__(self, params: Params, now_ms: int):
         from faker import Faker
 
-        from physioez.core.ids import Uuid7Generator
+        from physioez.core.kernel.ids import Uuid7Generator
 
         self.p = params
         self.rng = random.Random(params.seed)
@@ -674,8 +674,8 @@ class BillingHistory:
 
     def __init__(self, b: Builder):
         from physioez.billing.services import ledger, numbering
-        from physioez.core.models import canonical_json
-        from physioez.core.money import percent_of
+        from physioez.core.kernel.models import canonical_json
+        from physioez.core.kernel.money import percent_of
         from physioez.demo_billing import tender_reference
 
         self.b = b
@@ -693,7 +693,7 @@ class BillingHistory:
 
     def ids(self) -> Callable[[int], str]:
         """Like ``Builder.ids``, with the seeded generator's bytes instead of os.urandom."""
-        from physioez.core.ids import Uuid7Generator
+        from physioez.core.kernel.ids import Uuid7Generator
 
         gen = Uuid7Generator(random_bytes=self.rng.randbytes)
         return lambda ms: str(gen.new(ms))
@@ -1040,9 +1040,9 @@ def bulk_insert(db_path: Path, params: Params, log: Callable[[str], None]) -> di
     """Fill a freshly migrated database in one transaction; returns facts about it."""
     import apsw
 
-    from physioez.core import identity
-    from physioez.core.audit import GENESIS_HASH, _event_hash
-    from physioez.core.models import canonical_json
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import GENESIS_HASH, _event_hash
+    from physioez.core.kernel.models import canonical_json
 
     now_ms = (int(time.time()) // 60) * 60_000
     b = Builder(params, now_ms)
@@ -1355,10 +1355,10 @@ def bulk_insert(db_path: Path, params: Params, log: Callable[[str], None]) -> di
 def finish() -> dict:
     """Run through the app: boot (default roles) and the owner account the bench signs in as."""
     from physioez.app import boot
-    from physioez.core import identity
-    from physioez.core.audit import Actor
-    from physioez.core.db import close_database, database
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.db import close_database, database
+    from physioez.core.kernel.settings import load_settings
 
     settings = load_settings()
     boot(settings)
@@ -1541,7 +1541,7 @@ def time_revenue(database: Path, months: list[date], runs: int) -> dict:
     (its pragmas and 32 MiB page cache), ``runs`` times per month; the JSON of the last full
     month's report as the app returns it."""
     from physioez.billing.services import reports
-    from physioez.core.db import close_database, open_database
+    from physioez.core.kernel.db import close_database, open_database
 
     open_database(database)
     try:

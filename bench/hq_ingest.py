@@ -39,7 +39,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from common import BenchError, check_levels, goal_line, machine_info, machine_load, write_report
-from physioez.core.models import canonical_json
+from physioez.core.kernel.models import canonical_json
 from physioez.sync import envelope, hq_store
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 from sync_support import INGEST_USER, HeadOffice, boot_branch, patient_changes
@@ -381,8 +381,8 @@ def throughput_level(
 
 def real_registrations(count: int) -> None:
     """Patients registered through the app's own service (batches of 250 per commit)."""
-    from physioez.core.audit import Actor
-    from physioez.core.db import write_transaction
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.db import write_transaction
     from physioez.reception.services import patients
     from physioez.reception.services.patients import PatientDetails
 
@@ -408,7 +408,7 @@ def real_registrations(count: int) -> None:
 
 
 def outbox_templates() -> list[dict]:
-    from physioez.core.db import database
+    from physioez.core.kernel.db import database
 
     rows = database.execute_sql(
         "SELECT row_json, schema_version FROM outbox WHERE table_name = 'patient' ORDER BY seq"
@@ -419,7 +419,7 @@ def outbox_templates() -> list[dict]:
 def fill_backlog(templates: list[dict], target: int, branch: str) -> int:
     """Outbox rows written straight into the branch's SQLite, shaped like ``templates``, until
     the outbox holds ``target`` changes. Returns its last seq."""
-    from physioez.core.db import database, write_transaction
+    from physioez.core.kernel.db import database, write_transaction
     from physioez.sync import state
 
     missing = target - state.last_seq()

@@ -29,8 +29,8 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from common import BenchError, goal_line, machine_info, machine_load, write_report
-from physioez.core import records
-from physioez.core.audit import Actor
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
 from physioez.sync import envelope, hq_store, state

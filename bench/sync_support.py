@@ -146,7 +146,7 @@ def boot_branch(tmp: Path, branch: str, written_by: str):
     """A real branch: a TOML config in ``tmp`` and ``physioez.app.boot`` on it (migrations,
     default roles). Returns the settings; the app's data layer is open in this process."""
     from physioez.app import boot
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel.settings import load_settings
 
     config = write_config(
         tmp / "branch.toml",
@@ -171,8 +171,8 @@ def patient_changes(templates: list[dict], count: int, branch: str, first_number
     (a dict), hlc, ownership ("shared", as patients are) and, for updates, the base head
     office merges on; in HLC order.
     """
-    from physioez.core.clock import HlcTimestamp
-    from physioez.core.ids import Uuid7Generator
+    from physioez.core.kernel.clock import HlcTimestamp
+    from physioez.core.kernel.ids import Uuid7Generator
 
     ids = Uuid7Generator()
     wall = int(time.time() * 1000)

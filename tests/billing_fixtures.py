@@ -62,7 +62,7 @@ def books(clinic, settings, system_actor) -> Books:
 
 def attend(clinic: Clinic, patient, when: str = "10:00", day: date = MONDAY, actor=None) -> Visit:
     """Book, check in, start and finish a session: reception's real path, events and all."""
-    from physioez.core.audit import Actor
+    from physioez.core.kernel.audit import Actor
 
     actor = actor or Actor.system("tests")
     slot = appointments.Slot(

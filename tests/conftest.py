@@ -9,11 +9,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from physioez.app import create_app
-from physioez.core import identity, sessions
-from physioez.core.audit import Actor
-from physioez.core.db import close_database
-from physioez.core.models import Staff
-from physioez.core.settings import Settings
+from physioez.core.kernel import identity, sessions
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import close_database
+from physioez.core.kernel.models import Staff
+from physioez.core.kernel.settings import Settings
 
 # Shared fixtures: a small clinic for front-desk and billing tests, the system Chromium for
 # browsers, a private CUPS server with PDF printers for printing, and private Mosquitto and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from physioez.core.models import ApiToken, Staff
+from physioez.core.kernel.models import ApiToken, Staff
 
 
 def nav_labels(html: bytes) -> list[str]:
@@ -64,8 +64,8 @@ def test_navigation_shows_only_what_the_role_may_use(app, client_for):
 
 
 def test_home_sends_single_area_roles_straight_there(app, client_for, make_staff, system_actor):
-    from physioez.core import records
-    from physioez.core.models import Role
+    from physioez.core.kernel import records
+    from physioez.core.kernel.models import Role
     from tests.conftest import sign_in_client
 
     assert client_for("therapist").get("/").location == "/reception/today"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from physioez.core.models import AuditEvent, Staff
+from physioez.core.kernel.models import AuditEvent, Staff
 from physioez.core.web.api import API_PREFIX
 
 

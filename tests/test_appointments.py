@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from physioez.core.errors import Conflict, InvalidInput
-from physioez.core.events import DomainEvent, bus
-from physioez.core.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.errors import Conflict, InvalidInput
+from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import Appointment
 from physioez.reception.services import appointments, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from physioez.core.models import AuditEvent
+from physioez.core.kernel.models import AuditEvent
 from physioez.reception.models import Appointment
 from tests.reception_fixtures import MONDAY, at
 

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from physioez.core import identity, records
-from physioez.core.audit import (
+from physioez.core.kernel import identity, records
+from physioez.core.kernel.audit import (
     Actor,
     record_read,
     record_security,
     state_at,
     verify_chain,
 )
-from physioez.core.db import database, write_transaction
-from physioez.core.models import AuditEvent, OutboxEntry, Role, Staff
-from physioez.core.node import current_node
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.models import AuditEvent, OutboxEntry, Role, Staff
+from physioez.core.kernel.node import current_node
 
 
 def test_create_update_delete_write_audit_and_outbox_together(app, system_actor):
@@ -64,7 +64,7 @@ def test_no_op_update_writes_nothing(app, system_actor):
 
 
 def test_side_records_refuse_to_be_written_outside_a_transaction(app, system_actor):
-    from physioez.core.audit import record_mutation
+    from physioez.core.kernel.audit import record_mutation
 
     with pytest.raises(RuntimeError, match="inside write_transaction"):
         record_mutation(system_actor, "x.y", "x", "1", None, {})
@@ -130,7 +130,7 @@ def test_a_deleted_event_breaks_the_link_of_the_next(app, make_staff):
 
 
 def test_rehashing_a_tampered_event_is_still_caught_by_the_next_link(app, make_staff):
-    from physioez.core.audit import _HASHED_FIELDS, _event_hash
+    from physioez.core.kernel.audit import _HASHED_FIELDS, _event_hash
 
     make_staff("receptionist")
     make_staff("receptionist")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from physioez.core import identity
-from physioez.core.db import database
-from physioez.core.models import ApiToken, AuditEvent, Staff, format_utc, utcnow
+from physioez.core.kernel import identity
+from physioez.core.kernel.db import database
+from physioez.core.kernel.models import ApiToken, AuditEvent, Staff, format_utc, utcnow
 from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign_in_client
 
 
@@ -91,7 +91,7 @@ def test_account_locks_after_threshold_and_admin_unlocks(app, anon, make_staff, 
 
 
 def test_lock_expires_after_lockout_minutes(app, anon, make_staff):
-    from physioez.core.models import LoginThrottle
+    from physioez.core.kernel.models import LoginThrottle
 
     staff = make_staff("receptionist", username="asha")
     for _ in range(app.config["PHYSIOEZ"].auth.lockout_threshold):
@@ -425,7 +425,7 @@ def test_a_locked_screen_stays_locked_for_a_replayed_cookie(app, make_staff):
 
 
 def test_old_sessions_are_pruned(app, make_staff):
-    from physioez.core import sessions
+    from physioez.core.kernel import sessions
 
     staff = make_staff("receptionist")
     old = sign_in_client(app.test_client(), staff).sid

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from physioez.app import create_app, module_jobs
-from physioez.core import background
-from physioez.core.audit import Actor
-from physioez.core.db import database
-from physioez.core.errors import Conflict, InvalidInput
-from physioez.core.exports import Column, write_csv
-from physioez.core.models import AuditEvent, format_utc, utcnow
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database
+from physioez.core.kernel.errors import Conflict, InvalidInput
+from physioez.core.kernel.models import AuditEvent, format_utc, utcnow
+from physioez.core.platform import background
+from physioez.core.platform.exports import Column, write_csv
 from physioez.core.web.realtime import socketio
 
 CSV_MIME = "text/csv"
@@ -128,7 +128,7 @@ def test_progress_is_stored_throttled_and_sent_to_the_owner_only(
 
 
 def test_a_service_error_is_the_message_people_see(app, owner_client):
-    from physioez.core.errors import ServiceError
+    from physioez.core.kernel.errors import ServiceError
 
     def work(progress):
         progress.output(".zip").write_bytes(b"half a zip")
@@ -144,7 +144,7 @@ def test_a_crash_gives_a_plain_message_and_logs_the_traceback(app, owner_client,
     def work(progress):
         raise KeyError("invoice_total")
 
-    with caplog.at_level(logging.ERROR, logger="physioez.core.background"):
+    with caplog.at_level(logging.ERROR, logger="physioez.core.platform.background"):
         job = run(owner_client.staff, work)
     assert job.state == "failed"
     assert job.error == background.FAILED.format(job_id=job.id)

@@ -12,11 +12,11 @@ from physioez.billing.models import Invoice, Package, PackageUse, Payment, Visit
 from physioez.billing.services import dayend, dues, invoicing, ledger, numbering, payments, visits
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.errors import Conflict, InvalidInput
-from physioez.core.events import SessionAttended, bus
-from physioez.core.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput
+from physioez.core.kernel.events import SessionAttended, bus
+from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from tests.billing_fixtures import attend
 
 DESK = Actor(staff_id="desk-1", roles=("receptionist",))

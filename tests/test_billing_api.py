@@ -148,7 +148,7 @@ def test_billing_routes_are_in_the_openapi_document(app, client_for):
 def test_account_dues_and_price_list_read_back_what_was_billed(books, client_for):
     from physioez.billing.services import invoicing
     from physioez.billing.services.invoicing import LineRequest
-    from physioez.core.audit import Actor
+    from physioez.core.kernel.audit import Actor
 
     accounts = Actor(staff_id="acct", roles=("billing",))
     patient = books.clinic.asha.id

@@ -10,8 +10,8 @@ import openpyxl
 from physioez.billing.services import invoicing, payments
 from physioez.billing.services.invoicing import LineRequest
 from physioez.billing.services.payments import Tender
-from physioez.core import background
-from physioez.core.audit import Actor
+from physioez.core.kernel.audit import Actor
+from physioez.core.platform import background
 
 ACCOUNTS = Actor(staff_id="acct-1", roles=("billing",))
 

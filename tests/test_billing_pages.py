@@ -6,7 +6,7 @@ import re
 
 from physioez.billing.models import Invoice, Payment
 from physioez.billing.services import ledger
-from physioez.core.audit import Actor
+from physioez.core.kernel.audit import Actor
 from tests.billing_fixtures import attend
 
 ACCOUNTS = Actor(staff_id="acct-1", roles=("billing",))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from physioez.cli import main
-from physioez.core.db import close_database, database
+from physioez.core.kernel.db import close_database, database
 
 
 @pytest.fixture
@@ -83,13 +83,13 @@ def test_seed_demo_is_repeatable_and_prints_sign_ins(cli):
     again = cli("seed-demo")
     assert "0 demo accounts created" in again.output and "already there" in again.output
     from physioez.app import boot
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel.settings import load_settings
     from physioez.reception.models import APPOINTMENT_STATUSES, Appointment
 
     boot(load_settings())
     statuses = {a.status for a in Appointment.select(Appointment.status)}
     assert statuses == set(APPOINTMENT_STATUSES)  # every status, for a realistic demo
-    from physioez.core.audit import verify_chain
+    from physioez.core.kernel.audit import verify_chain
 
     assert verify_chain().ok
 
@@ -99,7 +99,7 @@ def test_audit_verify_names_the_first_bad_event(cli):
     assert "chain intact" in cli("audit", "verify").output
     cli("migrate")
     from physioez.app import boot
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel.settings import load_settings
 
     boot(load_settings())
     seq = database.execute_sql(
@@ -116,9 +116,9 @@ def test_audit_history_at_a_time(cli):
     cli("seed-demo")
     before = datetime.now(UTC).isoformat()
     from physioez.app import boot
-    from physioez.core import identity
-    from physioez.core.audit import Actor
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.settings import load_settings
 
     boot(load_settings())
     staff = identity.find_staff_by_username("reception")
@@ -137,8 +137,8 @@ def test_audit_history_at_a_time(cli):
 
 def test_keys_rotate_keeps_data_readable(cli, tmp_path):
     from physioez.app import boot
-    from physioez.core.keys import open_branch_keyring
-    from physioez.core.settings import load_settings
+    from physioez.core.kernel.settings import load_settings
+    from physioez.core.platform.keys import open_branch_keyring
 
     cli("migrate")
     settings = load_settings()

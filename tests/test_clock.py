@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from physioez.core.clock import (
+from physioez.core.kernel.clock import (
     COUNTER_LIMIT,
     ClockDriftError,
     HlcTimestamp,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from physioez.core.crypto import (
+from physioez.core.platform.crypto import (
     CryptoError,
     DecryptionError,
     KeyFileError,

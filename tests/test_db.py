@@ -7,8 +7,8 @@ import threading
 import apsw
 import pytest
 
-from physioez.core import records
-from physioez.core.db import (
+from physioez.core.kernel import records
+from physioez.core.kernel.db import (
     Migration,
     MigrationError,
     checkpoint,
@@ -17,9 +17,9 @@ from physioez.core.db import (
     migration_status,
     write_transaction,
 )
-from physioez.core.events import DomainEvent, bus
-from physioez.core.models import Role, Staff, fetch_by_id
-from physioez.core.scheduler import start_scheduler, wal_checkpoint_job
+from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.models import Role, Staff, fetch_by_id
+from physioez.core.platform.scheduler import start_scheduler, wal_checkpoint_job
 
 
 def pragma(name):
@@ -180,7 +180,7 @@ def test_scheduler_runs_the_checkpoint_job(app, settings):
 
 
 def test_replicated_rows_carry_uuid7_branch_hlc(app, make_staff):
-    from physioez.core.ids import is_uuid7
+    from physioez.core.kernel.ids import is_uuid7
 
     staff = Staff.get_by_id(make_staff("receptionist").id)
     assert is_uuid7(staff.id)
@@ -189,7 +189,7 @@ def test_replicated_rows_carry_uuid7_branch_hlc(app, make_staff):
 
 
 def test_an_upgrade_hands_new_permissions_to_default_roles_only(app, system_actor, monkeypatch):
-    from physioez.core import identity, permissions
+    from physioez.core.kernel import identity, permissions
 
     receptionist = Role.get(Role.code == "receptionist")
     records.update(receptionist, system_actor, permissions=["core.shell.use"])  # admin's choice

@@ -19,9 +19,9 @@ from physioez.billing.models import (
     Visit,
 )
 from physioez.billing.services import dues, ledger, pricing
-from physioez.core.audit import Actor
-from physioez.core.db import close_database, write_transaction
-from physioez.core.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import close_database, write_transaction
+from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.demo import seed_demo
 from physioez.demo_billing import seed_billing
 from physioez.demo_reception import seed_reception

@@ -8,9 +8,9 @@ import pytest
 
 from physioez.billing.models import Expense
 from physioez.billing.services import expenses, ledger
-from physioez.core.attachments import stored_path
-from physioez.core.errors import InvalidInput
-from physioez.core.models import AuditEvent
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.kernel.models import AuditEvent
+from physioez.core.platform.attachments import stored_path
 
 PDF = b"%PDF-1.7 Receipt from Sharma Medical Stores total 1,240.00"
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from physioez.core.exports import (
+from physioez.core.platform.exports import (
     Column,
     Money,
     Sheet,
@@ -263,7 +263,7 @@ def test_a_failed_xlsx_leaves_no_file(tmp_path):
 
 
 def test_a_sheet_longer_than_excel_allows_is_refused_not_cut(tmp_path, monkeypatch):
-    import physioez.core.exports as exports
+    import physioez.core.platform.exports as exports
 
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 4)
     rows = [("a",), ("b",), ("c",)]

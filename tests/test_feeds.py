@@ -23,7 +23,7 @@ def test_feed_link_lifecycle(app, clinic, client_for, system_actor, make_staff):
         ),
         ZONE,
     )
-    from physioez.core.models import Staff
+    from physioez.core.kernel.models import Staff
 
     rao = sign_in_client(app.test_client(), Staff.get_by_id(clinic.rao.staff_id))
     page = rao.post("/reception/feeds", data={"practitioner_id": clinic.rao.id})

@@ -9,8 +9,8 @@ from itertools import pairwise
 
 import pytest
 
-from physioez.core import ids
-from physioez.core.ids import Uuid7Generator, is_uuid7, uuid7, uuid7_str, uuid7_time_ms
+from physioez.core.kernel import ids
+from physioez.core.kernel.ids import Uuid7Generator, is_uuid7, uuid7, uuid7_str, uuid7_time_ms
 
 T0 = 1_700_000_000_000
 HOUR_MS = 3600 * 1000

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from physioez.billing.services import dues, invoicing, ledger, payments
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
-from physioez.core.audit import Actor
-from physioez.core.errors import ServiceError
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.errors import ServiceError
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
 

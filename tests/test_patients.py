@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from physioez.core.audit import verify_chain
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import InvalidInput
-from physioez.core.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.audit import verify_chain
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import Patient, PatientConsent, PatientDocument
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
@@ -101,7 +101,7 @@ def test_age_instead_of_date_of_birth_is_marked_estimated(app, system_actor):
 
 
 def test_consents_record_who_and_when_and_keep_history(app, system_actor, make_staff):
-    from physioez.core.audit import Actor
+    from physioez.core.kernel.audit import Actor
 
     receptionist = make_staff("receptionist")
     actor = Actor(receptionist.id, ("receptionist",))

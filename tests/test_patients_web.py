@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from physioez.core.models import AuditEvent
+from physioez.core.kernel.models import AuditEvent
 from physioez.reception.models import Patient, PatientDocument
 
 FORM = {

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from physioez.core import policies
-from physioez.core.audit import Actor
-from physioez.core.models import AuditEvent
+from physioez.core.kernel import policies
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.models import AuditEvent
 from physioez.sync import downstream
 
 HQ_STAMP = "999999999999990-0000-HQ"

@@ -16,9 +16,9 @@ from pathlib import Path
 import cups
 import pytest
 
-from physioez.core import printing
-from physioez.core.errors import InvalidInput, ServiceError
-from physioez.core.printing import PrintingError, page_size_mm, print_pdf, render_pdf
+from physioez.core.kernel.errors import InvalidInput, ServiceError
+from physioez.core.platform import printing
+from physioez.core.platform.printing import PrintingError, page_size_mm, print_pdf, render_pdf
 from tests.cups_support import (
     CupsServer,
     free_port,

@@ -59,7 +59,7 @@ def test_cancelled_slot_is_offered_to_the_best_match(clinic, system_actor):
 def test_waitlist_rules(clinic, system_actor):
     import pytest
 
-    from physioez.core.errors import InvalidInput
+    from physioez.core.kernel.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="after"):
         waitlist.add(
@@ -128,7 +128,7 @@ def test_pages(clinic, client_for, system_actor):
 
 def test_scheduled_jobs_are_registered(app, settings):
     from physioez.app import module_jobs
-    from physioez.core.scheduler import start_scheduler
+    from physioez.core.platform.scheduler import start_scheduler
 
     scheduler = start_scheduler(settings, module_jobs(settings))
     try:
@@ -139,7 +139,7 @@ def test_scheduled_jobs_are_registered(app, settings):
 
 
 def test_the_no_show_sweep_follows_the_setting_and_head_offices_policy(app, settings, monkeypatch):
-    from physioez.core import policies
+    from physioez.core.kernel import policies
     from physioez.reception import jobs
     from physioez.sync import downstream
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from physioez.core import identity
+from physioez.core.kernel import identity
 from physioez.core.web.realtime import socketio
 
 
@@ -40,7 +40,7 @@ def test_staff_change_reaches_admin_roles_not_reception(app, client_for, system_
 def test_rolled_back_change_sends_nothing(app, client_for, system_actor):
     import pytest
 
-    from physioez.core.db import write_transaction
+    from physioez.core.kernel.db import write_transaction
 
     manager = client_for("branch_manager")
     sock = socketio.test_client(app, flask_test_client=manager)

@@ -9,9 +9,9 @@ import pytest
 
 from physioez.billing.services import invoicing, payments, pricing
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core import identity, records
-from physioez.core.models import Role
-from physioez.core.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
+from physioez.core.kernel import identity, records
+from physioez.core.kernel.models import Role
+from physioez.core.kernel.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
 from physioez.reception.services import appointments, feeds, inquiries, patients, waitlist
 from physioez.reception.services.patients import PatientDetails

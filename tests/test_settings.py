@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from physioez.core.settings import Settings, SettingsError, documented_keys, load_settings
+from physioez.core.kernel.settings import Settings, SettingsError, documented_keys, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

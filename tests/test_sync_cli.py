@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from physioez.cli import main
-from physioez.core.clock import HlcTimestamp
-from physioez.core.db import close_database
+from physioez.core.kernel.clock import HlcTimestamp
+from physioez.core.kernel.db import close_database
 from physioez.sync import envelope, hq_store
 from physioez.sync.hq_store import MySqlSettings
 

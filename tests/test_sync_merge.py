@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from physioez.core.clock import HlcTimestamp
+from physioez.core.kernel.clock import HlcTimestamp
 from physioez.sync import merge
 
 FIELDS = ("phone", "email", "address")

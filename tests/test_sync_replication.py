@@ -18,8 +18,8 @@ import pytest
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from physioez.core import records
-from physioez.core.db import database
+from physioez.core.kernel import records
+from physioez.core.kernel.db import database
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
 from physioez.sync import envelope, hq_store, state
@@ -210,7 +210,7 @@ def test_changes_reach_head_office_once_and_the_broker_never_sees_a_name(chain, 
 def test_head_office_holds_each_entity_as_a_typed_table_with_its_branch(chain, system_actor):
     from datetime import date, datetime
 
-    from physioez.core import records as record_service
+    from physioez.core.kernel import records as record_service
     from physioez.reception.models import Patient, PatientConsent
 
     register(system_actor, 3, prefix="Typed", consents={"treatment": True})
@@ -403,7 +403,7 @@ def test_a_batch_of_an_unknown_schema_version_is_held_not_acked(chain, system_ac
 def test_a_branch_one_version_behind_is_still_applied(chain, system_actor):
     """Branches are upgraded one by one after head office: a version-1 batch (no bases on
     shared edits) is applied and acked like any other."""
-    from physioez.core import records as record_service
+    from physioez.core.kernel import records as record_service
     from physioez.reception.models import Patient
 
     register(system_actor, 2, prefix="Older")
@@ -529,7 +529,7 @@ def test_anti_entropy_finds_and_repairs_what_head_office_lost(chain, system_acto
 
 
 def hq_role_row(code: str, hlc: str, name: str) -> dict:
-    from physioez.core.ids import uuid7_str
+    from physioez.core.kernel.ids import uuid7_str
 
     return {
         "id": uuid7_str(),
@@ -549,7 +549,7 @@ def hq_role_row(code: str, hlc: str, name: str) -> dict:
 
 
 def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain):
-    from physioez.core.models import AuditEvent, Role
+    from physioez.core.kernel.models import AuditEvent, Role
     from physioez.sync import downstream
 
     role = hq_role_row("hq_auditor", "999999999999999-0000-HQ", "Auditor (head office)")
@@ -617,7 +617,7 @@ class OtherBranch:
     def edit(self, patient_id: str, **changes) -> None:
         """Edit the patient as first registered (this branch's first outbox row of it): the
         other branch has applied nothing from head office since (hq_seq 0)."""
-        from physioez.core.clock import HlcTimestamp
+        from physioez.core.kernel.clock import HlcTimestamp
 
         base = next(
             row for row in state.pending_rows(0, 10_000, 10**9) if row["key"] == patient_id
@@ -684,7 +684,7 @@ def restart_publisher(chain: Chain) -> None:
 
 
 def test_two_branches_editing_different_details_of_a_patient_both_keep_them(chain, system_actor):
-    from physioez.core import records as record_service
+    from physioez.core.kernel import records as record_service
     from physioez.reception.models import Patient
 
     other = OtherBranch(chain)
@@ -720,8 +720,8 @@ def test_concurrent_edits_of_one_detail_two_hours_apart_resolve_the_same_way(
     """Two branches change one patient's phone, the other's clock two hours ahead. The same
     edit wins whichever arrives first, the conflict is recorded at head office and shown on
     this branch's replication page, the winner comes down, and an admin can reverse it."""
-    from physioez.core import records as record_service
-    from physioez.core.clock import HlcTimestamp
+    from physioez.core.kernel import records as record_service
+    from physioez.core.kernel.clock import HlcTimestamp
     from physioez.reception.models import Patient
 
     other = OtherBranch(chain)
@@ -792,8 +792,8 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
     working; meanwhile head office changes a role and another branch edits a patient this
     branch is also editing. When the link heals, everything reaches both sides once and the
     patient keeps both branches' changes."""
-    from physioez.core import records as record_service
-    from physioez.core.models import Role
+    from physioez.core.kernel import records as record_service
+    from physioez.core.kernel.models import Role
     from physioez.reception.models import Patient
     from physioez.sync import downstream
     from tests.tcp_proxy import PartitionableProxy

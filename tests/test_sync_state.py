@@ -56,8 +56,8 @@ def test_the_lag_reads_at_a_glance():
 
 
 def test_the_oldest_waiting_change_is_the_first_one_not_acked(app, system_actor):
-    from physioez.core import records
-    from physioez.core.models import Role
+    from physioez.core.kernel import records
+    from physioez.core.kernel.models import Role
 
     assert state.oldest_waiting_at(state.last_seq()) is None
     records.create(Role, system_actor, code="lag_probe", name="Lag probe")

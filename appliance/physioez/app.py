@@ -19,14 +19,15 @@ from flask import Flask
 from physioez import admin, billing, reception, sync
 from physioez.admin.api import api as admin_api
 from physioez.billing.api import api as billing_api
-from physioez.core import background, identity, policies, schema
-from physioez.core.audit import Actor
-from physioez.core.db import Migration, migrate, open_database
-from physioez.core.events import PoliciesChanged, bus
-from physioez.core.keys import open_branch_keyring
-from physioez.core.node import configure_node
-from physioez.core.scheduler import ScheduledJob
-from physioez.core.settings import Settings, load_settings
+from physioez.core.kernel import identity, policies, schema
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import Migration, migrate, open_database
+from physioez.core.kernel.events import PoliciesChanged, bus
+from physioez.core.kernel.node import configure_node
+from physioez.core.kernel.settings import Settings, load_settings
+from physioez.core.platform import background
+from physioez.core.platform.keys import open_branch_keyring
+from physioez.core.platform.scheduler import ScheduledJob
 from physioez.core.web import access, jobs, security, shell
 from physioez.core.web.api import Api, init_api
 from physioez.core.web.realtime import init_realtime

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from physioez import __version__
-from physioez.core.settings import Settings, SettingsError, load_settings
+from physioez.core.kernel.settings import Settings, SettingsError, load_settings
 
 
 def _settings() -> Settings:
@@ -63,7 +63,7 @@ def serve(host: str | None, port: int | None) -> None:
             import logging
 
             from physioez.app import create_app, module_jobs
-            from physioez.core.scheduler import add_jobs, start_scheduler
+            from physioez.core.platform.scheduler import add_jobs, start_scheduler
 
             app = create_app(settings)
             # Python's default (a young-generation pass every 700 net allocations) promoted a
@@ -98,8 +98,8 @@ def serve(host: str | None, port: int | None) -> None:
 def migrate() -> None:
     """Apply pending database migrations (also done at every start)."""
     from physioez.app import all_migrations
-    from physioez.core.db import migrate as run
-    from physioez.core.db import migration_status, open_database
+    from physioez.core.kernel.db import migrate as run
+    from physioez.core.kernel.db import migration_status, open_database
 
     settings = _settings()
     open_database(settings.paths.database, settings.database.busy_timeout_ms)
@@ -114,9 +114,9 @@ def migrate() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
     """Create an owner account (first boot, or when every owner is locked out)."""
-    from physioez.core import identity
-    from physioez.core.audit import Actor
-    from physioez.core.errors import ServiceError
+    from physioez.core.kernel import identity
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.errors import ServiceError
 
     settings = _boot()
     if password_stdin:
@@ -145,8 +145,8 @@ def seed_demo() -> None:
     """Add demo accounts, patients, four weeks of book and their billing (evaluation boxes)."""
     from zoneinfo import ZoneInfo
 
-    from physioez.core.audit import Actor
-    from physioez.core.db import write_transaction
+    from physioez.core.kernel.audit import Actor
+    from physioez.core.kernel.db import write_transaction
     from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
     from physioez.demo import seed_demo as seed
     from physioez.demo_billing import seed_billing
@@ -191,7 +191,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check every event's hash and link; name the first bad event."""
-    from physioez.core.audit import verify_chain
+    from physioez.core.kernel.audit import verify_chain
 
     _boot()
     result = verify_chain()
@@ -215,7 +215,7 @@ def audit_history(entity: str, entity_id: str, at_text: str | None) -> None:
     """Print ENTITY ENTITY_ID as it was at a moment, rebuilt from the audit log."""
     import json
 
-    from physioez.core.audit import state_at
+    from physioez.core.kernel.audit import state_at
 
     _boot()
     at = datetime.now(UTC)
@@ -257,7 +257,7 @@ def keys() -> None:
 @keys.command("init")
 def keys_init() -> None:
     """Create the key-encryption key file if missing (first boot; run as root)."""
-    from physioez.core.crypto import CryptoError, load_or_create_kek
+    from physioez.core.platform.crypto import CryptoError, load_or_create_kek
 
     settings = _settings()
     existed = settings.paths.key_file.exists()
@@ -272,8 +272,8 @@ def keys_init() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Make a new key-encryption key and re-wrap every data key with it."""
-    from physioez.core.crypto import CryptoError
-    from physioez.core.keys import rotate_key_encryption_key
+    from physioez.core.platform.crypto import CryptoError
+    from physioez.core.platform.keys import rotate_key_encryption_key
 
     settings = _boot()
     try:
@@ -290,7 +290,7 @@ def printers(ctx: click.Context) -> None:
     """List the printers of the configured CUPS server and mark the ones PhysioEZ uses."""
     if ctx.invoked_subcommand is not None:
         return
-    from physioez.core.printing import PrintingError, list_printers
+    from physioez.core.platform.printing import PrintingError, list_printers
 
     config = _settings().printing
     click.echo(f"CUPS server: {config.cups_server or 'this box (local CUPS)'}")
@@ -345,7 +345,7 @@ def printers(ctx: click.Context) -> None:
 )
 def printers_test_page(name: str | None, timeout: int) -> None:
     """Print a small test page with the branch and the time, and wait until it is printed."""
-    from physioez.core.printing import PrintingError, print_pdf, render_pdf, wait_for_job
+    from physioez.core.platform.printing import PrintingError, print_pdf, render_pdf, wait_for_job
 
     settings = _settings()
     config = settings.printing
@@ -537,9 +537,9 @@ def sync_clear_policy(name: str) -> None:
 def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
     import json
 
-    from physioez.core import policies
-    from physioez.core.clock import HybridLogicalClock
-    from physioez.core.models import format_utc, utcnow
+    from physioez.core.kernel import policies
+    from physioez.core.kernel.clock import HybridLogicalClock
+    from physioez.core.kernel.models import format_utc, utcnow
     from physioez.sync import hq_store, runtime
 
     settings = _settings()
@@ -575,7 +575,7 @@ def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
 @click.argument("conflict_id", type=int)
 def sync_reverse(conflict_id: int) -> None:
     """(Head office) bring back the replaced values of conflict CONFLICT_ID, everywhere."""
-    from physioez.core.clock import HybridLogicalClock
+    from physioez.core.kernel.clock import HybridLogicalClock
     from physioez.sync import hq_store, runtime
 
     settings = _settings()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from physioez.core import identity
-from physioez.core.audit import Actor
-from physioez.core.models import Staff
+from physioez.core.kernel import identity
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.models import Staff
 
 DEMO_PASSWORD = "physioez-demo"  # noqa: S105 - printed for demo boxes on purpose
 

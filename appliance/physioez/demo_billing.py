@@ -28,10 +28,10 @@ from physioez.billing.services import dayend, invoicing, ledger, payments, prici
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core import identity
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.settings import Settings
+from physioez.core.kernel import identity
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.settings import Settings
 from physioez.reception.models import Appointment, AppointmentType, Patient
 from physioez.reception.services.directory import provide_directory
 

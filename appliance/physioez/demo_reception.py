@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
-from physioez.core import identity, records
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.models import utcnow
+from physioez.core.kernel import identity, records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.models import utcnow
 from physioez.reception.models import Appointment, Patient, Practitioner
 from physioez.reception.services import appointments, patients, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot

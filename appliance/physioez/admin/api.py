@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app
 
 from physioez.admin import schemas, services
-from physioez.core import identity
-from physioez.core.audit import verify_chain
-from physioez.core.errors import NotFound
-from physioez.core.models import ApiToken
-from physioez.core.permissions import REGISTRY
+from physioez.core.kernel import identity
+from physioez.core.kernel.audit import verify_chain
+from physioez.core.kernel.errors import NotFound
+from physioez.core.kernel.models import ApiToken
+from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from physioez.core.models import ApiToken, AuditEvent, Role, Staff
+from physioez.core.kernel.models import ApiToken, AuditEvent, Role, Staff
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from physioez.core.errors import InvalidInput
-from physioez.core.models import ApiToken, AuditEvent, Role, Staff, format_utc
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.kernel.models import ApiToken, AuditEvent, Role, Staff, format_utc
 
 
 def list_staff(search: str = "", role: str = "", include_inactive: bool = False) -> list[Staff]:

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from physioez.admin import services
-from physioez.core import identity
-from physioez.core.audit import state_at, verify_chain
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
-from physioez.core.models import ApiToken
-from physioez.core.permissions import REGISTRY
+from physioez.core.kernel import identity
+from physioez.core.kernel.audit import state_at, verify_chain
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.models import ApiToken
+from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.nav import NavItem
 

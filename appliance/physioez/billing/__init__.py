@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from physioez.billing.schema import MIGRATIONS
-from physioez.core import directory
+from physioez.core.kernel import directory
 from physioez.core.web.nav import register_nav
 
 __all__ = ["MIGRATIONS", "init_module"]

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from physioez.billing import schemas
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.views import policy
-from physioez.core import directory
-from physioez.core.db import database
-from physioez.core.errors import InvalidInput, NotFound
+from physioez.core.kernel import directory
+from physioez.core.kernel.db import database
+from physioez.core.kernel.errors import InvalidInput, NotFound
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
 

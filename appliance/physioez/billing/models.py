@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from peewee import BooleanField, IntegerField, TextField
 
-from physioez.core.models import (
+from physioez.core.kernel.models import (
     BaseModel,
     IsoDateField,
     JsonField,

@@ -1,7 +1,7 @@
 """Billing's numbered migrations. Never edit one that has shipped: add the next."""
 
-from physioez.core.db import Migration
-from physioez.core.schema import REPLICATED_COLUMNS
+from physioez.core.kernel.db import Migration
+from physioez.core.kernel.schema import REPLICATED_COLUMNS
 
 MIGRATIONS = [
     Migration(

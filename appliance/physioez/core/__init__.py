@@ -1,1 +1,2 @@
-"""What every role module shares: settings, data layer, identity, audit, crypto, events."""
+"""What every module shares, in three layers: ``kernel`` (data, audit, identity, registries),
+``platform`` (shared infrastructure) and ``web`` (everything Flask)."""

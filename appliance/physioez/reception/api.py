@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, jsonify, request
 
-from physioez.core.errors import InvalidInput, NotFound
+from physioez.core.kernel.errors import InvalidInput, NotFound
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
 from physioez.reception import schemas

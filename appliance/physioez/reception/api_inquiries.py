@@ -12,7 +12,7 @@ from typing import Literal
 from flask import current_app, jsonify
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from physioez.core.errors import Forbidden
+from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api
 from physioez.reception import schemas

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from physioez.core import policies
-from physioez.core.audit import Actor
-from physioez.core.scheduler import ScheduledJob
-from physioez.core.settings import Settings
+from physioez.core.kernel import policies
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.settings import Settings
+from physioez.core.platform.scheduler import ScheduledJob
 from physioez.reception.services import appointments, reminders
 
 ACTOR = Actor.system("scheduler:reception")

@@ -6,8 +6,8 @@ from datetime import date
 
 from peewee import BooleanField, ForeignKeyField, IntegerField, TextField
 
-from physioez.core.ids import uuid7_str
-from physioez.core.models import (
+from physioez.core.kernel.ids import uuid7_str
+from physioez.core.kernel.models import (
     BaseModel,
     IsoDateField,
     JsonField,

@@ -10,7 +10,7 @@ from datetime import date
 
 from peewee import ForeignKeyField, TextField
 
-from physioez.core.models import IsoDateField, ReplicatedModel, UtcDateTimeField
+from physioez.core.kernel.models import IsoDateField, ReplicatedModel, UtcDateTimeField
 from physioez.reception.models import Appointment, Patient
 
 INQUIRY_SOURCES = {

@@ -1,8 +1,8 @@
 """The inquiry tables' migration; appended to ``reception.schema.MIGRATIONS``. Never edit a
 shipped one: add the next number."""
 
-from physioez.core.db import Migration
-from physioez.core.schema import REPLICATED_COLUMNS
+from physioez.core.kernel.db import Migration
+from physioez.core.kernel.schema import REPLICATED_COLUMNS
 
 INQUIRY_MIGRATIONS = [
     Migration(

@@ -14,7 +14,7 @@ __all__ = ["MIGRATIONS", "init_module"]
 
 
 def init_module(app: Flask) -> None:
-    from physioez.core import records
+    from physioez.core.kernel import records
     from physioez.core.web.nav import register_nav
     from physioez.sync import downstream, views
 

@@ -14,12 +14,12 @@ from datetime import date
 
 from peewee import Field
 
-from physioez.core import policies
-from physioez.core.audit import Actor, record_mutation
-from physioez.core.clock import ClockDriftError, HlcTimestamp
-from physioez.core.db import database, write_transaction
-from physioez.core.events import RolesChanged, StaffChanged, bus
-from physioez.core.models import (
+from physioez.core.kernel import policies
+from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.clock import ClockDriftError, HlcTimestamp
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.events import RolesChanged, StaffChanged, bus
+from physioez.core.kernel.models import (
     REPLICATED_MODELS,
     ChainPolicy,
     IsoDateField,
@@ -32,7 +32,7 @@ from physioez.core.models import (
     parse_utc,
     utcnow,
 )
-from physioez.core.node import current_node
+from physioez.core.kernel.node import current_node
 from physioez.sync import envelope, merge
 
 log = logging.getLogger(__name__)

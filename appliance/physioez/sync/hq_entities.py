@@ -23,7 +23,7 @@ from typing import Any
 
 from peewee import BooleanField, Field, ForeignKeyField, IntegerField
 
-from physioez.core.models import IsoDateField, JsonField, UtcDateTimeField
+from physioez.core.kernel.models import IsoDateField, JsonField, UtcDateTimeField
 
 log = logging.getLogger(__name__)
 

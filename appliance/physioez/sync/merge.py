@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from physioez.core.clock import HlcTimestamp
+from physioez.core.kernel.clock import HlcTimestamp
 
 # Fields that change with every write and say nothing about the record itself.
 META_FIELDS = frozenset({"hlc", "version", "updated_at", "origin_branch", "created_at"})

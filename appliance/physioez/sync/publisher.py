@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 from nacl.public import PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from physioez.core.events import DomainEvent, bus
+from physioez.core.kernel.events import DomainEvent, bus
 from physioez.sync import downstream, envelope, state
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from physioez.core import records
-from physioez.core.scheduler import ScheduledJob
-from physioez.core.settings import Settings
+from physioez.core.kernel import records
+from physioez.core.kernel.settings import Settings
+from physioez.core.platform.scheduler import ScheduledJob
 from physioez.sync import envelope
 from physioez.sync.hq_store import MySqlSettings
 from physioez.sync.mqtt import BrokerSettings

@@ -1,6 +1,6 @@
 """The branch side's local replication state. Never edit a shipped migration: add the next."""
 
-from physioez.core.db import Migration
+from physioez.core.kernel.db import Migration
 
 MIGRATIONS = [
     Migration(

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from physioez.core.audit import Actor, record_mutation
-from physioez.core.db import database, write_transaction
-from physioez.core.ids import uuid7_time_ms
-from physioez.core.models import format_utc, parse_utc, utcnow
+from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.ids import uuid7_time_ms
+from physioez.core.kernel.models import format_utc, parse_utc, utcnow
 
 
 def acked_seq() -> int:

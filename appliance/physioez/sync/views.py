@@ -7,8 +7,8 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from physioez.core import directory, policies
-from physioez.core.models import utcnow
+from physioez.core.kernel import directory, policies
+from physioez.core.kernel.models import utcnow
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.nav import NavItem
 from physioez.sync import downstream, state

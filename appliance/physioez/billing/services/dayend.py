@@ -10,11 +10,11 @@ from datetime import date
 from physioez.billing.models import TENDER_MODES, DayClose
 from physioez.billing.services import ledger
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core import directory, records
-from physioez.core.audit import Actor
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput
-from physioez.core.models import utcnow
+from physioez.core.kernel import directory, records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput
+from physioez.core.kernel.models import utcnow
 
 
 def expected_takings(day: date) -> dict[str, int]:

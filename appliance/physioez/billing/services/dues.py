@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from physioez.core import directory
-from physioez.core.db import database
+from physioez.core.kernel import directory
+from physioez.core.kernel.db import database
 
 BUCKETS = ("0-30", "31-60", "61-90", "90+")
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES, Expense
 from physioez.billing.services import ledger
 from physioez.billing.services.policy import BillingPolicy, ensure_day_open
-from physioez.core import attachments, records
-from physioez.core.audit import Actor, record_read
-from physioez.core.crypto import Keyring
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import InvalidInput, NotFound
-from physioez.core.models import fetch_by_id
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor, record_read
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import InvalidInput, NotFound
+from physioez.core.kernel.models import fetch_by_id
+from physioez.core.platform import attachments
+from physioez.core.platform.crypto import Keyring
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
 

@@ -11,11 +11,12 @@ from datetime import date
 from physioez.billing.models import EXPENSE_CATEGORIES, MODE_LABELS
 from physioez.billing.services import dues
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core import background, directory
-from physioez.core.audit import Actor
-from physioez.core.db import database
-from physioez.core.errors import InvalidInput
-from physioez.core.exports import Column, Sheet, build_zip, csv_part, xlsx_part
+from physioez.core.kernel import directory
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.platform import background
+from physioez.core.platform.exports import Column, Sheet, build_zip, csv_part, xlsx_part
 
 # Patient names are looked up this many rows at a time, so a year of invoices streams.
 _BATCH = 500

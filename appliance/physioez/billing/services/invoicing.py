@@ -11,12 +11,12 @@ from datetime import date, timedelta
 from physioez.billing.models import Invoice, Package, Settlement, Visit
 from physioez.billing.services import ledger, pricing
 from physioez.billing.services.policy import BillingPolicy, ensure_day_open
-from physioez.core import directory, records
-from physioez.core.audit import Actor
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import fetch_by_id
-from physioez.core.money import percent_of
+from physioez.core.kernel import directory, records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.models import fetch_by_id
+from physioez.core.kernel.money import percent_of
 
 MAX_LINES = 50
 MAX_QUANTITY = 999

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from physioez.billing.models import JournalEntry, JournalLine
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import database, require_transaction
-from physioez.core.models import insert_row, utcnow
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, require_transaction
+from physioez.core.kernel.models import insert_row, utcnow
 
 # Assets
 CASH = "cash"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from physioez.core.db import database, require_transaction
+from physioez.core.kernel.db import database, require_transaction
 
 PREFIXES = {"invoice": "", "credit_note": "CN/", "receipt": "R/", "refund": "RF/"}
 

@@ -11,11 +11,11 @@ from datetime import date
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment
 from physioez.billing.services import invoicing, ledger
 from physioez.billing.services.policy import BillingPolicy, ensure_day_open
-from physioez.core import directory, records
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import fetch_by_id
+from physioez.core.kernel import directory, records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.models import fetch_by_id
 
 MAX_REFERENCE = 80
 

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from physioez.billing.services import numbering
-from physioez.core.audit import Actor
-from physioez.core.db import database
-from physioez.core.errors import Conflict
-from physioez.core.money import format_money
-from physioez.core.settings import Settings
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database
+from physioez.core.kernel.errors import Conflict
+from physioez.core.kernel.money import format_money
+from physioez.core.kernel.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from physioez.billing.models import SERVICE_KINDS, BillingPrice, BillingService, PatientCategory
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import fetch_by_id
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.models import fetch_by_id
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,23}$")
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from physioez.core.db import database
+from physioez.core.kernel.db import database
 
 
 @dataclass

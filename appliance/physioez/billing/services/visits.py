@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from physioez.billing.models import Package, PackageUse, Visit
 from physioez.billing.services import ledger
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import database, write_transaction
-from physioez.core.events import DomainEvent, SessionAttended, bus
-from physioez.core.models import parse_utc
-from physioez.core.node import current_node
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.events import DomainEvent, SessionAttended, bus
+from physioez.core.kernel.models import parse_utc
+from physioez.core.kernel.node import current_node
 
 log = logging.getLogger(__name__)
 ACTOR = Actor.system("billing:attendance")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, url_for
 
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core.directory import PatientFact
-from physioez.core.errors import InvalidInput
-from physioez.core.money import parse_money
+from physioez.core.kernel.directory import PatientFact
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.kernel.money import parse_money
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")

@@ -10,8 +10,8 @@ from physioez.billing.services import dues, invoicing, ledger, payments, pricing
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
 from physioez.billing.views import bp, form_amount, policy
-from physioez.core import directory
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel import directory
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 
 

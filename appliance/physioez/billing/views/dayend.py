@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, DayClose, JournalEntry
 from physioez.billing.services import dayend, dues, ledger
 from physioez.billing.views import bp, form_amount, policy
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 
 

@@ -10,7 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, send_f
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.services import expenses
 from physioez.billing.views import bp, form_amount, policy
-from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
 
 MODE_LABELS = {

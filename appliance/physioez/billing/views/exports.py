@@ -10,9 +10,9 @@ from flask import Response, flash, redirect, render_template, request, send_file
 
 from physioez.billing.services import exporting
 from physioez.billing.views import bp, policy
-from physioez.core import background
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
-from physioez.core.exports import Sheet, csv_chunks, write_xlsx
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.platform import background
+from physioez.core.platform.exports import Sheet, csv_chunks, write_xlsx
 from physioez.core.web.access import current_actor, requires
 
 

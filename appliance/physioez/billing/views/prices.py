@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from physioez.billing.models import SERVICE_KINDS
 from physioez.billing.services import pricing
 from physioez.billing.views import bp, form_amount, policy
-from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
 
 

@@ -8,8 +8,8 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from physioez.billing.services import invoicing
 from physioez.billing.views import bp
 from physioez.billing.views.checkout import invoice_document, receipt_document
-from physioez.core import printing
-from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.kernel.errors import InvalidInput, ServiceError
+from physioez.core.platform import printing
 from physioez.core.web.access import requires
 
 

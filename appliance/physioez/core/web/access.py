@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 
-from physioez.core import identity, sessions
-from physioez.core.audit import Actor
-from physioez.core.models import Staff, utcnow
-from physioez.core.permissions import PUBLIC, require_known
+from physioez.core.kernel import identity, sessions
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.models import Staff, utcnow
+from physioez.core.kernel.permissions import PUBLIC, require_known
 
 PERMISSION_ATTR = "physioez_permission"
 F = TypeVar("F", bound=Callable[..., Any])

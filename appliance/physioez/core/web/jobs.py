@@ -14,7 +14,8 @@ import mimetypes
 from flask import Blueprint, abort, jsonify, render_template, send_file, url_for
 from flask_login import current_user
 
-from physioez.core import audit, background
+from physioez.core.kernel import audit
+from physioez.core.platform import background
 from physioez.core.web.access import current_actor, requires
 
 bp = Blueprint("jobs", __name__)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from physioez.core.permissions import require_known
+from physioez.core.kernel.permissions import require_known
 
 
 @dataclass(frozen=True)

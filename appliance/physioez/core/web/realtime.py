@@ -10,7 +10,7 @@ from flask import Flask
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 
-from physioez.core.events import DomainEvent, StaffChanged, bus
+from physioez.core.kernel.events import DomainEvent, StaffChanged, bus
 from physioez.core.web.access import session_is_usable
 
 socketio = SocketIO()

@@ -19,7 +19,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from physioez.core.errors import ServiceError
+from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import is_api_request, new_csrf_token, signed_in_user
 
 access_log = logging.getLogger("physioez.access")

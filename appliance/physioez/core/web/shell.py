@@ -21,11 +21,11 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from physioez import __version__
-from physioez.core import directory, identity, sessions
-from physioez.core.db import database, migration_status
-from physioez.core.errors import ServiceError
-from physioez.core.models import Staff, parse_utc
-from physioez.core.permissions import REGISTRY
+from physioez.core.kernel import directory, identity, sessions
+from physioez.core.kernel.db import database, migration_status
+from physioez.core.kernel.errors import ServiceError
+from physioez.core.kernel.models import Staff, parse_utc
+from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import (
     can,
     current_actor,

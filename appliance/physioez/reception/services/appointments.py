@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.events import (
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.events import (
     AppointmentCancelled,
     AppointmentChanged,
     AppointmentNoShow,
@@ -25,8 +25,8 @@ from physioez.core.events import (
     SessionAttended,
     bus,
 )
-from physioez.core.models import fetch_by_id, format_utc, parse_utc, utcnow
-from physioez.core.node import current_node
+from physioez.core.kernel.models import fetch_by_id, format_utc, parse_utc, utcnow
+from physioez.core.kernel.node import current_node
 from physioez.reception.models import (
     ACTIVE_STATUSES,
     Appointment,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from physioez.core import directory
-from physioez.core.directory import PatientCard, PractitionerCard
-from physioez.core.models import Staff, fetch_by_id
+from physioez.core.kernel import directory
+from physioez.core.kernel.directory import PatientCard, PractitionerCard
+from physioez.core.kernel.models import Staff, fetch_by_id
 from physioez.reception.models import Patient, Practitioner
 from physioez.reception.services import patients
 

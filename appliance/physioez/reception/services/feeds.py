@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.errors import Conflict, NotFound
-from physioez.core.models import utcnow
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.errors import Conflict, NotFound
+from physioez.core.kernel.models import utcnow
 from physioez.reception.models import Appointment, AppointmentType, CalendarFeed, Patient
 from physioez.reception.services.icalfeed import FeedEvent, build_feed
 

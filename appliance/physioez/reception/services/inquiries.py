@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from peewee import fn
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.events import DomainEvent, bus
-from physioez.core.models import Staff, utcnow
-from physioez.core.node import current_node
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.models import Staff, utcnow
+from physioez.core.kernel.node import current_node
 from physioez.reception.models import Appointment, AppointmentType, Patient, Practitioner
 from physioez.reception.models_inquiries import (
     INQUIRY_SOURCES,

@@ -15,20 +15,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from physioez.core import records
-from physioez.core.attachments import (
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor, record_read
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.node import current_node
+from physioez.core.platform.attachments import (
     check_upload,
     read_encrypted,
     safe_filename,
     store_encrypted,
     stored_path,
 )
-from physioez.core.audit import Actor, record_read
-from physioez.core.crypto import Keyring
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.events import DomainEvent, bus
-from physioez.core.node import current_node
+from physioez.core.platform.crypto import Keyring
 from physioez.reception.models import (
     CONSENT_KINDS,
     DOCUMENT_KINDS,

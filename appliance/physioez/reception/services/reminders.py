@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
 from physioez.reception.models import Appointment, Patient, Reminder
 from physioez.reception.services.patients import current_consents
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from physioez.core import records
-from physioez.core.audit import Actor, record_mutation
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, NotFound
-from physioez.core.models import Staff, fetch_by_id, format_utc, utcnow
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
+from physioez.core.kernel.models import Staff, fetch_by_id, format_utc, utcnow
 from physioez.reception.models import (
     AppointmentType,
     AvailabilityException,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.db import write_transaction
-from physioez.core.errors import InvalidInput
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.errors import InvalidInput
 from physioez.reception.models import Appointment, AppointmentSeries
 from physioez.reception.services import appointments, clash
 from physioez.reception.services.appointments import ClashRefused, Slot

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from physioez.core import records
-from physioez.core.audit import Actor
-from physioez.core.errors import Conflict, InvalidInput
+from physioez.core.kernel import records
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.reception.models import WaitlistEntry
 from physioez.reception.services.schedule_setup import parse_clock
 

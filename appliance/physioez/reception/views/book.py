@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.reception.models import (
     APPOINTMENT_STATUSES,

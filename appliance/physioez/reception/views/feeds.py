@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from physioez.core.errors import Forbidden, InvalidInput, NotFound
+from physioez.core.kernel.errors import Forbidden, InvalidInput, NotFound
 from physioez.core.web.access import can, current_actor, public, requires
 from physioez.reception.models import CalendarFeed, Practitioner
 from physioez.reception.services import feeds, schedule_setup

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from physioez.core.errors import Forbidden, InvalidInput, ServiceError
-from physioez.core.models import Staff
+from physioez.core.kernel.errors import Forbidden, InvalidInput, ServiceError
+from physioez.core.kernel.models import Staff
 from physioez.core.web.access import can, current_actor, requires
 from physioez.reception.models import SEXES, AppointmentType
 from physioez.reception.models_inquiries import (

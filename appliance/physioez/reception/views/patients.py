@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.security import allows_upload
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument

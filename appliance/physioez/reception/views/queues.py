@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 from physioez.reception.models import AppointmentType, WaitlistEntry
 from physioez.reception.services import patients, reminders, schedule_setup, waitlist

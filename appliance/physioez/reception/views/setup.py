@@ -6,8 +6,8 @@ from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 
-from physioez.core.errors import InvalidInput, NotFound, ServiceError
-from physioez.core.identity import get_staff
+from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.identity import get_staff
 from physioez.core.web.access import current_actor, requires
 from physioez.reception.models import (
     AppointmentType,

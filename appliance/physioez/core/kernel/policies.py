@@ -10,7 +10,7 @@ branch, take the place of the same settings in the branch's file. Clearing one a
 A policy is checked by the same rules as the setting it replaces, at head office before it is
 sent and again on the branch; a row the branch cannot use (an older appliance that does not
 know the name, say) is logged and ignored, never half-applied. No Flask here: the web layer
-swaps the app's settings on :class:`~physioez.core.events.PoliciesChanged`.
+swaps the app's settings on :class:`~physioez.core.kernel.events.PoliciesChanged`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from physioez.core.db import database
-from physioez.core.events import PoliciesChanged, bus
-from physioez.core.settings import Settings
+from physioez.core.kernel.db import database
+from physioez.core.kernel.events import PoliciesChanged, bus
+from physioez.core.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
-from physioez.core.models import parse_utc
-from physioez.core.money import format_plain, minor_digits, to_decimal
+from physioez.core.kernel.models import parse_utc
+from physioez.core.kernel.money import format_plain, minor_digits, to_decimal
 
 Kind = Literal["text", "integer", "money", "date", "datetime"]
 KINDS: tuple[str, ...] = ("text", "integer", "money", "date", "datetime")

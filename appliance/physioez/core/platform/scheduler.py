@@ -15,9 +15,9 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from physioez.core import sessions
-from physioez.core.db import checkpoint, close_database, database
-from physioez.core.settings import Settings
+from physioez.core.kernel import sessions
+from physioez.core.kernel.db import checkpoint, close_database, database
+from physioez.core.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 

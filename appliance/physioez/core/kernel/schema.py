@@ -1,6 +1,6 @@
 """The core's numbered migrations. Never edit one that has shipped: add the next number."""
 
-from physioez.core.db import Migration
+from physioez.core.kernel.db import Migration
 
 # Columns every replicated table carries; see ReplicatedModel.
 REPLICATED_COLUMNS = """

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision
 
-from physioez.core.errors import InvalidInput
+from physioez.core.kernel.errors import InvalidInput
 
 _AMOUNT = re.compile(r"^\s*-?\d[\d,]*(\.\d+)?\s*$|^\s*-?\.\d+\s*$")
 

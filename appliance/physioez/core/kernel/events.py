@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from physioez.core.db import after_commit
+from physioez.core.kernel.db import after_commit
 
 log = logging.getLogger(__name__)
 

@@ -26,14 +26,14 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from physioez.core.errors import InvalidInput, ServiceError
+from physioez.core.kernel.errors import InvalidInput, ServiceError
 
 log = logging.getLogger(__name__)
 
 Paper = Literal["a4", "receipt80"]
 
 # Print assets live beside the web app's own (served by the box, never a CDN).
-STATIC_ROOT = Path(__file__).resolve().parents[3] / "webui" / "static"
+STATIC_ROOT = Path(__file__).resolve().parents[4] / "webui" / "static"
 
 MM_PER_CSS_PX = 25.4 / 96
 # A roll has no page length, but PDF viewers and many RIPs refuse pages taller than

@@ -1,7 +1,7 @@
 """Staff identity: passwords, PINs, sign-in with lockout and rate limits, roles, API tokens.
 
-No Flask here: views pass an :class:`~physioez.core.audit.Actor` and plain values, and get
-back models or a :class:`~physioez.core.errors.ServiceError` with a message for the person.
+No Flask here: views pass an :class:`~physioez.core.kernel.audit.Actor` and plain values, and get
+back models or a :class:`~physioez.core.kernel.errors.ServiceError` with a message for the person.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 import nacl.exceptions
 import nacl.pwhash
 
-from physioez.core import records, sessions
-from physioez.core.audit import Actor, record_security
-from physioez.core.db import database, write_transaction
-from physioez.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
-from physioez.core.events import RolesChanged, StaffChanged, bus
-from physioez.core.models import ApiToken, LoginThrottle, Role, Staff, fetch_by_id, utcnow
-from physioez.core.node import current_node
-from physioez.core.permissions import DEFAULT_ROLES, REGISTRY, is_governance
+from physioez.core.kernel import records, sessions
+from physioez.core.kernel.audit import Actor, record_security
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
+from physioez.core.kernel.events import RolesChanged, StaffChanged, bus
+from physioez.core.kernel.models import ApiToken, LoginThrottle, Role, Staff, fetch_by_id, utcnow
+from physioez.core.kernel.node import current_node
+from physioez.core.kernel.permissions import DEFAULT_ROLES, REGISTRY, is_governance
 
 # --- secret hashing -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 A view calls :func:`start` with a function that builds a file; the function runs in a small
 thread pool while the person's screen shows its progress. :class:`Progress` stores how far
 it got in the ``background_job`` table (a few writes a second at most, since each takes the
-one write lock) and publishes :class:`~physioez.core.events.JobProgressed` to the person who
+one write lock) and publishes :class:`~physioez.core.kernel.events.JobProgressed` to the person who
 started the job, and to nobody else.
 
 Results are files in ``<data dir>/exports/``, downloadable by their owner only and removed a
@@ -28,14 +28,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from physioez.core.audit import Actor
-from physioez.core.db import close_database, database, write_transaction
-from physioez.core.errors import Conflict, InvalidInput, ServiceError
-from physioez.core.events import JobProgressed, bus
-from physioez.core.ids import uuid7_str
-from physioez.core.models import format_utc, parse_utc, utcnow
-from physioez.core.node import current_node
-from physioez.core.scheduler import ScheduledJob
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.db import close_database, database, write_transaction
+from physioez.core.kernel.errors import Conflict, InvalidInput, ServiceError
+from physioez.core.kernel.events import JobProgressed, bus
+from physioez.core.kernel.ids import uuid7_str
+from physioez.core.kernel.models import format_utc, parse_utc, utcnow
+from physioez.core.kernel.node import current_node
+from physioez.core.platform.scheduler import ScheduledJob
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import io
 import re
 from pathlib import Path
 
-from physioez.core.crypto import Keyring
-from physioez.core.errors import InvalidInput
+from physioez.core.kernel.errors import InvalidInput
+from physioez.core.platform.crypto import Keyring
 
 _SIGNATURES = (
     (b"%PDF-", "application/pdf", ".pdf"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from physioez.core.clock import HybridLogicalClock
+from physioez.core.kernel.clock import HybridLogicalClock
 
 
 @dataclass

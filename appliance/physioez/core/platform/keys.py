@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from physioez.core.crypto import Keyring, WrappedKey, add_data_key, open_keyring, rotate_kek
-from physioez.core.db import write_transaction
-from physioez.core.models import DataKey
+from physioez.core.kernel.db import write_transaction
+from physioez.core.kernel.models import DataKey
+from physioez.core.platform.crypto import (
+    Keyring,
+    WrappedKey,
+    add_data_key,
+    open_keyring,
+    rotate_kek,
+)
 
 
 class DatabaseKeyStore:

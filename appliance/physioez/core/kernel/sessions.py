@@ -11,8 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from physioez.core.db import database, write_transaction
-from physioez.core.models import format_utc, parse_utc, utcnow
+from physioez.core.kernel.db import database, write_transaction
+from physioez.core.kernel.models import format_utc, parse_utc, utcnow
 
 # last_seen is written at most this often per session: the idle lock needs minutes, not
 # seconds, and a write per request would put every page view behind the write lock.

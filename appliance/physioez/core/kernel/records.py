@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from physioez.core.audit import Actor, record_mutation
-from physioez.core.db import after_commit, require_transaction, write_transaction
-from physioez.core.models import (
+from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.db import after_commit, require_transaction, write_transaction
+from physioez.core.kernel.models import (
     BaseModel,
     OutboxEntry,
     ReplicatedModel,
@@ -20,7 +20,7 @@ from physioez.core.models import (
     insert_row,
     utcnow,
 )
-from physioez.core.node import current_node
+from physioez.core.kernel.node import current_node
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -21,8 +21,8 @@ from peewee import (
     TextField,
 )
 
-from physioez.core.db import database
-from physioez.core.ids import uuid7_str
+from physioez.core.kernel.db import database
+from physioez.core.kernel.ids import uuid7_str
 
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
