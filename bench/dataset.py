@@ -643,7 +643,7 @@ def utc_text_again(ms: int) -> str:
 
 
 def replicated(row_id: str, ms: int, version: int = 1, created_ms: int | None = None) -> tuple:
-    """The columns every replicated row starts with (core.schema.REPLICATED_COLUMNS)."""
+    """The columns every replicated row starts with (core.kernel.migrations.REPLICATED_COLUMNS)."""
     at = utc_text_again(ms)
     created = at if created_ms is None else utc_text(created_ms)
     return (row_id, BRANCH, hlc_text(ms), version, created, at, None)
@@ -676,7 +676,7 @@ class BillingHistory:
         from physioez.billing.services import ledger, numbering
         from physioez.core.kernel.models import canonical_json
         from physioez.core.kernel.money import percent_of
-        from physioez.demo_billing import tender_reference
+        from physioez.demo.billing import tender_reference
 
         self.b = b
         self.rng = random.Random(b.p.seed + 7)

@@ -9,7 +9,7 @@ office and its own broker user, publish sealed batches (``envelope.seal``) of re
 rows (patient registrations and updates shaped like the app's own snapshots) with QoS 1 to
 their up topics, keeping at most 4 batches unacknowledged and moving on only on head office's
 acks, as ``BranchPublisher`` does. 1, 2 and 4 ``HqIngest`` instances (each its own process, as
-``physioez hq-ingest`` runs) share the subscription and apply them to MariaDB.
+``physioez-hq ingest`` runs) share the subscription and apply them to MariaDB.
 
 Part 2, catch-up: a real branch database (``physioez.app.boot``) whose outbox holds 100,000
 changes; the real ``BranchPublisher`` starts, and the clock runs until head office's cursor
@@ -40,7 +40,8 @@ from nacl.signing import SigningKey
 
 from common import BenchError, check_levels, goal_line, machine_info, machine_load, write_report
 from physioez.core.kernel.models import canonical_json
-from physioez.sync import envelope, hq_store
+from physioez.hq import store
+from physioez.sync import envelope
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 from sync_support import INGEST_USER, HeadOffice, boot_branch, patient_changes
 
@@ -60,8 +61,8 @@ def run_ingest(config_path: Path, instance: str) -> int:
     """Child process: one HqIngest until its standard input closes; prints its counts."""
     import logging
 
-    import physioez.app  # noqa: F401 - every module's models, as `physioez hq-ingest` loads them
-    from physioez.sync.ingest import HqIngest
+    import physioez.app  # noqa: F401 - every module's models, as `physioez-hq ingest` loads them
+    from physioez.hq.ingest import HqIngest
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     config = json.loads(config_path.read_text())
@@ -69,7 +70,7 @@ def run_ingest(config_path: Path, instance: str) -> int:
         instance=instance,
         hq_private_key=PrivateKey(bytes.fromhex(config["hq_key"])),
         broker=BrokerSettings(**config["broker"]),
-        mysql=hq_store.MySqlSettings(**config["mysql"]),
+        mysql=store.MySqlSettings(**config["mysql"]),
     )
     ingest.start()
     client = ingest._client  # bench only: wait until it is connected before saying ready
@@ -348,7 +349,7 @@ def throughput_level(
             # Until the last branch had its last ack (after head office's last commit).
             elapsed = max(branch.finished_at or started for branch in branches) - started
             records = scalar(connection, "SELECT COUNT(*) FROM replicated_row")
-            # Head office's patient table (sync/hq_entities.py) is written in the same
+            # Head office's patient table (sync/entities.py) is written in the same
             # transactions: it must hold every record too.
             entity_rows = scalar(connection, "SELECT COUNT(*) FROM patient")
     finally:
@@ -479,7 +480,7 @@ def catch_up(
             publisher.start()
             deadline = time.monotonic() + PHASE_TIMEOUT_S
             while True:
-                applied = hq_store.applied_seq(connection, BACKLOG_BRANCH)
+                applied = store.applied_seq(connection, BACKLOG_BRANCH)
                 series.append((time.perf_counter() - started, applied))
                 if applied >= last_seq:
                     break
@@ -490,7 +491,7 @@ def catch_up(
             acked_deadline = time.monotonic() + 30
             while state.acked_seq() < last_seq and time.monotonic() < acked_deadline:
                 time.sleep(0.02)
-            same = hq_store.hq_digests(connection, BACKLOG_BRANCH) == state.branch_digests()
+            same = store.hq_digests(connection, BACKLOG_BRANCH) == state.branch_digests()
     finally:
         publisher.stop()
         counts = [ingest.stop() for ingest in ingests]
@@ -581,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = {name: SigningKey.generate() for name in [*names, BACKLOG_BRANCH]}
         with contextlib.closing(office.mysql.connect()) as connection:
             for name, key in keys.items():
-                hq_store.register_branch(connection, name, envelope.encode_key(key.verify_key))
+                store.register_branch(connection, name, envelope.encode_key(key.verify_key))
         if args.part in ("all", "throughput"):
             print(
                 f"sealing {args.branches} branches x {args.rows_per_branch} changes "

@@ -31,10 +31,11 @@ from nacl.signing import SigningKey
 from common import BenchError, goal_line, machine_info, machine_load, write_report
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
+from physioez.hq import store
+from physioez.hq.ingest import HqIngest
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
-from physioez.sync import envelope, hq_store, state
-from physioez.sync.ingest import HqIngest
+from physioez.sync import envelope, state
 from physioez.sync.publisher import BranchPublisher
 from sync_support import INGEST_USER, boot_branch, head_office, latency_summary
 
@@ -155,7 +156,7 @@ def converged(mysql, publisher: BranchPublisher, timeout: float) -> dict:
     with contextlib.closing(mysql.connect()) as connection:
         while True:
             last = state.last_seq()
-            applied = hq_store.applied_seq(connection, BRANCH)
+            applied = store.applied_seq(connection, BRANCH)
             if applied == last and state.acked_seq() == last:
                 break
             if time.monotonic() > deadline:
@@ -165,7 +166,7 @@ def converged(mysql, publisher: BranchPublisher, timeout: float) -> dict:
                 )
             publisher.wake()
             time.sleep(0.05)
-        same = hq_store.hq_digests(connection, BRANCH) == state.branch_digests()
+        same = store.hq_digests(connection, BRANCH) == state.branch_digests()
     if not same:
         raise BenchError("head office's digests differ from the branch's")
     return {"last_seq": last, "digests_equal": same}
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             boot_branch(tmp, BRANCH, "bench/sync_latency.py")
             branch_key = SigningKey.generate()
             with contextlib.closing(office.mysql.connect()) as connection:
-                hq_store.register_branch(
+                store.register_branch(
                     connection, BRANCH, envelope.encode_key(branch_key.verify_key)
                 )
             clock = Clock()

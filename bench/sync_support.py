@@ -27,8 +27,8 @@ from tests.mqtt_support import MosquittoBroker  # noqa: E402
 from tests.mqtt_support import missing_requirement as mosquitto_missing  # noqa: E402
 
 from common import BenchError, free_port, percentile, write_config  # noqa: E402
-from physioez.sync import hq_store  # noqa: E402
-from physioez.sync.hq_store import MySqlSettings  # noqa: E402
+from physioez.hq import store  # noqa: E402
+from physioez.hq.store import MySqlSettings  # noqa: E402
 from physioez.sync.mqtt import BrokerSettings  # noqa: E402
 
 __all__ = [
@@ -73,7 +73,7 @@ class HeadOffice:
         import physioez.app  # noqa: F401 - every module's models, for the entity tables
 
         with contextlib.closing(self.mysql.connect()) as connection:
-            hq_store.create_schema(connection)
+            store.create_schema(connection)
         return self
 
     def restart_broker(self) -> None:

@@ -20,7 +20,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "==> installing Python packages (pinned in pyproject.toml and constraints.txt)"
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,hq,demo]'
   echo "$wanted" > "$stamp"
 fi
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from physioez import installed
 from physioez.app import create_app
 from physioez.core.kernel import identity, sessions
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import close_database
 from physioez.core.kernel.models import Staff
-from physioez.core.kernel.settings import Settings
+from physioez.core.kernel.settings import Settings, defaults
 
 # Shared fixtures: a small clinic for front-desk and billing tests, the system Chromium for
 # browsers, a private CUPS server with PDF printers for printing, and private Mosquitto and
@@ -40,7 +41,8 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         "branch.id": "TEST",
     }
     base.update(overrides)
-    return Settings().with_overrides(base)
+    installed.modules()  # their settings sections
+    return defaults().with_overrides(base)
 
 
 class StaffClient(FlaskClient):

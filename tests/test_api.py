@@ -146,5 +146,5 @@ def test_audit_api_pages_and_verifies(app, client_for, make_staff):
 def test_me(app, client_for):
     therapist = client_for("therapist")
     me = therapist.get("/api/v1/me").get_json()
-    assert me["roles"] == ["therapist"] and "clinical.notes.sign" in me["permissions"]
+    assert me["roles"] == ["therapist"] and "reception.attendance.write" in me["permissions"]
     assert "admin.staff.read" not in me["permissions"]

@@ -350,7 +350,7 @@ def test_nobody_grants_governance_rights_they_do_not_hold(app, client_for, make_
     assert response.status_code == 403
     response = manager.put(
         "/api/v1/roles/branch_manager/permissions",
-        json={"permissions": ["core.shell.use", "system.appliance.manage"]},
+        json={"permissions": ["core.shell.use", "sync.replication.manage"]},
     )
     assert response.status_code == 403
     response = manager.put(

@@ -15,8 +15,9 @@ from physioez.billing.services.payments import Tender
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput
-from physioez.core.kernel.events import SessionAttended, bus
+from physioez.core.kernel.events import bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
+from physioez.reception.events import SessionAttended
 from tests.billing_fixtures import attend
 
 DESK = Actor(staff_id="desk-1", roles=("receptionist",))

@@ -23,8 +23,8 @@ from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import close_database, write_transaction
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.demo import seed_demo
-from physioez.demo_billing import seed_billing
-from physioez.demo_reception import seed_reception
+from physioez.demo.billing import seed_billing
+from physioez.demo.reception import seed_reception
 from tests.conftest import make_settings
 
 

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from physioez.core.kernel.settings import Settings, SettingsError, documented_keys, load_settings
+import physioez.hq  # noqa: F401 - head office's [hq] section is documented with the rest
+from physioez import installed
+from physioez.core.kernel.settings import SettingsError, defaults, documented_keys, load_settings
+
+installed.modules()  # the modules' settings sections
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +24,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_without_any_file(tmp_path):
     settings = load_settings(environ={"PHYSIOEZ_CONFIG": str(write(tmp_path, ""))})
-    assert settings == Settings()
+    assert settings == defaults()
     assert settings.auth.lockout_threshold == 5
 
 
@@ -105,7 +109,7 @@ def test_example_config_lists_every_key_and_parses_when_uncommented(tmp_path):
     example = (ROOT / "config" / "physioez.example.toml").read_text()
     uncommented = re.sub(r"^# (\w+ = .*)$", r"\1", example, flags=re.MULTILINE)
     settings = load_settings(environ={"PHYSIOEZ_CONFIG": str(write(tmp_path, uncommented))})
-    assert settings == Settings()
+    assert settings == defaults()
     for key in documented_keys():
         section, name = key.split(".")
         assert re.search(rf"^\[{section}\]$", example, re.MULTILINE)

@@ -7,11 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from physioez.cli import main
 from physioez.core.kernel.clock import HlcTimestamp
 from physioez.core.kernel.db import close_database
-from physioez.sync import envelope, hq_store
-from physioez.sync.hq_store import MySqlSettings
+from physioez.hq import store
+from physioez.hq.cli import main
+from physioez.hq.store import MySqlSettings
+from physioez.sync import envelope
 
 pytestmark = pytest.mark.slow
 
@@ -74,18 +75,18 @@ def hq_cli(tmp_path, monkeypatch, mariadb_shared):
 def test_an_admin_lists_a_conflict_and_brings_the_replaced_value_back(hq_cli):
     run, mysql = hq_cli
     connection = mysql.connect()
-    hq_store.create_schema(connection)
-    hq_store.apply_batch(connection, change(1, "BR01", 1_700_000_000_000, "insert"))
-    hq_store.apply_batch(connection, change(2, "BR01", 1_700_000_100_000, "update", phone="1"))
-    hq_store.apply_batch(connection, change(1, "BR02", 1_700_000_200_000, "update", phone="2"))
-    listed = run("sync", "conflicts")
+    store.create_schema(connection)
+    store.apply_batch(connection, change(1, "BR01", 1_700_000_000_000, "insert"))
+    store.apply_batch(connection, change(2, "BR01", 1_700_000_100_000, "update", phone="1"))
+    store.apply_batch(connection, change(1, "BR02", 1_700_000_200_000, "update", phone="2"))
+    listed = run("conflicts")
     assert listed.exit_code == 0, listed.output
     assert "phone: kept '2' from BR02, replaced '1' from BR01" in listed.output
-    [conflict] = hq_store.open_conflicts(connection)
+    [conflict] = store.open_conflicts(connection)
 
-    reversed_ = run("sync", "reverse", str(conflict["id"]))
+    reversed_ = run("reverse", str(conflict["id"]))
     assert reversed_.exit_code == 0 and "reversed" in reversed_.output
-    assert run("sync", "conflicts").output.strip() == "No open conflicts."
+    assert run("conflicts").output.strip() == "No open conflicts."
     with connection.cursor() as cursor:
         cursor.execute("SELECT row_json FROM replicated_row WHERE row_key = %s", (PATIENT["id"],))
         assert json.loads(cursor.fetchone()[0])["phone"] == "1"
@@ -98,23 +99,23 @@ def test_an_admin_lists_a_conflict_and_brings_the_replaced_value_back(hq_cli):
         ]
     connection.commit()
     connection.close()
-    again = run("sync", "reverse", str(conflict["id"]))
+    again = run("reverse", str(conflict["id"]))
     assert again.exit_code != 0 and f"no open conflict {conflict['id']}" in again.output
 
 
 def test_head_office_sets_and_withdraws_a_chain_policy(hq_cli):
     run, mysql = hq_cli
     connection = mysql.connect()
-    hq_store.create_schema(connection)
-    refused = run("sync", "set-policy", "billing.discount_limit_percent", '{"receptionist": 150}')
+    store.create_schema(connection)
+    refused = run("set-policy", "billing.discount_limit_percent", '{"receptionist": 150}')
     assert refused.exit_code != 0 and "0-100 percent" in refused.output
-    unknown = run("sync", "set-policy", "paths.data_dir", "/tmp")
+    unknown = run("set-policy", "paths.data_dir", "/tmp")
     assert unknown.exit_code != 0 and "not a chain policy" in unknown.output
 
-    sent = run("sync", "set-policy", "billing.discount_limit_percent", '{"receptionist": 5}')
+    sent = run("set-policy", "billing.discount_limit_percent", '{"receptionist": 5}')
     assert sent.exit_code == 0, sent.output
-    assert run("sync", "clear-policy", "billing.discount_limit_percent").exit_code == 0
-    rows, _ = hq_store.down_rows(connection, "BR01", 0)
+    assert run("clear-policy", "billing.discount_limit_percent").exit_code == 0
+    rows, _ = store.down_rows(connection, "BR01", 0)
     assert [(row["table"], row["op"]) for row in rows] == [
         ("chain_policy", "update"),
         ("chain_policy", "delete"),

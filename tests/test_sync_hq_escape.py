@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymysql.converters import escape_string
 
-from physioez.sync.hq_store import _escape
+from physioez.hq.store import _escape
 
 SPECIAL = "\\\0\n\r\032\"'"
 

@@ -1,4 +1,4 @@
-"""Field-by-field merge of shared records at head office (physioez.sync.merge), without MySQL.
+"""Field-by-field merge of shared records at head office (physioez.hq.merge), without MySQL.
 
 The property that matters: branches that edit one patient while out of touch end with the
 same record at head office whatever order their edits arrive in, and an edit is never lost
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from physioez.core.kernel.clock import HlcTimestamp
-from physioez.sync import merge
+from physioez.hq import merge
 
 FIELDS = ("phone", "email", "address")
 START = {

@@ -20,11 +20,12 @@ from nacl.signing import SigningKey
 
 from physioez.core.kernel import records
 from physioez.core.kernel.db import database
+from physioez.hq import store
+from physioez.hq.ingest import HqIngest
+from physioez.hq.store import MySqlSettings
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
-from physioez.sync import envelope, hq_store, state
-from physioez.sync.hq_store import MySqlSettings
-from physioez.sync.ingest import HqIngest
+from physioez.sync import envelope, state
 from physioez.sync.mqtt import BrokerSettings, new_client
 from physioez.sync.publisher import BranchPublisher
 from tests.reception_fixtures import MONDAY
@@ -95,7 +96,7 @@ class Chain:
         try:
             while True:
                 last = state.last_seq()
-                applied = hq_store.applied_seq(connection, BRANCH)
+                applied = store.applied_seq(connection, BRANCH)
                 if applied == last and state.acked_seq() == last:
                     break
                 if time.monotonic() > deadline:
@@ -105,7 +106,7 @@ class Chain:
                     )
                 self.publisher.wake()
                 time.sleep(0.1)
-            assert hq_store.hq_digests(connection, BRANCH) == state.branch_digests()
+            assert store.hq_digests(connection, BRANCH) == state.branch_digests()
         finally:
             connection.close()
         assert self.rows_written() == state.last_seq() + other_branches_rows, (
@@ -118,8 +119,8 @@ def build_chain(mosquitto, mariadb_shared, *, tls: bool = False) -> Chain:
     mysql = MySqlSettings(**{k: v for k, v in mariadb_shared.params.items() if k != "charset"})
     hq_key, branch_key = PrivateKey.generate(), SigningKey.generate()
     connection = mysql.connect()
-    hq_store.create_schema(connection)
-    hq_store.register_branch(
+    store.create_schema(connection)
+    store.register_branch(
         connection,
         BRANCH,
         envelope.encode_key(branch_key.verify_key),
@@ -419,9 +420,7 @@ def test_a_branch_one_version_behind_is_still_applied(chain, system_actor):
     )
     chain.send(older)
     db = chain.mysql.connect()
-    wait_until(
-        lambda: hq_store.applied_seq(db, BRANCH) == state.last_seq(), "not applied", timeout=10
-    )
+    wait_until(lambda: store.applied_seq(db, BRANCH) == state.last_seq(), "not applied", timeout=10)
     with db.cursor() as cursor:
         cursor.execute(
             "SELECT row_json FROM replicated_row WHERE row_key = %s",
@@ -554,9 +553,9 @@ def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain)
 
     role = hq_role_row("hq_auditor", "999999999999999-0000-HQ", "Auditor (head office)")
     connection = chain.mysql.connect()
-    seq = hq_store.enqueue_down(connection, table="role", key=role["id"], row=role, hlc=role["hlc"])
+    seq = store.enqueue_down(connection, table="role", key=role["id"], row=role, hlc=role["hlc"])
     # A row for a table the branch owns is refused, whatever head office sends.
-    hq_store.enqueue_down(
+    store.enqueue_down(
         connection, table="invoice", key="not-a-real-invoice", row={"id": "x"}, hlc=role["hlc"]
     )
     connection.close()
@@ -607,7 +606,7 @@ class OtherBranch:
     def __init__(self, chain: Chain) -> None:
         self.key = SigningKey.generate()
         connection = chain.mysql.connect()
-        hq_store.register_branch(connection, "BR02", envelope.encode_key(self.key.verify_key))
+        store.register_branch(connection, "BR02", envelope.encode_key(self.key.verify_key))
         connection.close()
         self.chain = chain
         self.client = raw_client(chain, "BR02")
@@ -645,7 +644,7 @@ class OtherBranch:
     def applied(self) -> int:
         db = self.chain.mysql.connect()
         try:
-            return hq_store.applied_seq(db, "BR02")
+            return store.applied_seq(db, "BR02")
         finally:
             db.close()
 
@@ -664,7 +663,7 @@ def wait_until(predicate, what: str, timeout: float = 15.0) -> None:
 def hq_conflicts(chain: Chain) -> list[dict]:
     db = chain.mysql.connect()
     try:
-        return hq_store.open_conflicts(db)
+        return store.open_conflicts(db)
     finally:
         db.close()
 
@@ -766,7 +765,7 @@ def test_concurrent_edits_of_one_detail_two_hours_apart_resolve_the_same_way(
         assert "9111111111" not in it_admin.get("/system/replication").text
         # An admin at head office reverses the first: this branch's phone everywhere.
         db = chain.mysql.connect()
-        hq_store.reverse_conflict(
+        store.reverse_conflict(
             db,
             found[first.id]["id"],
             HlcTimestamp(other.skewed_ms + 10_000, 0, "HQ").encode(),
@@ -825,7 +824,7 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
         other.edit(patient.id, email="partition@br02.example")
         role = hq_role_row("hq_partition", "999999999999998-0000-HQ", "Set during the cut")
         db = chain.mysql.connect()
-        hq_store.enqueue_down(db, table="role", key=role["id"], row=role, hlc=role["hlc"])
+        store.enqueue_down(db, table="role", key=role["id"], row=role, hlc=role["hlc"])
         db.close()
         writer.join()
         wait_until(lambda: not chain.publisher.status().connected, "the cut was never noticed")

@@ -11,9 +11,10 @@ import time
 import pytest
 from nacl.public import PrivateKey
 
-from physioez.sync import envelope, hq_store
-from physioez.sync.hq_store import MySqlSettings
-from physioez.sync.ingest import HqIngest
+from physioez.hq import store
+from physioez.hq.ingest import HqIngest
+from physioez.hq.store import MySqlSettings
+from physioez.sync import envelope
 from physioez.sync.mqtt import BrokerSettings
 from tests.live_server import LiveServer
 
@@ -49,8 +50,8 @@ def test_a_served_branch_replicates_its_history_and_shows_it(tmp_path, mosquitto
     verify, box = re.search(r"register-branch TEST (\S+) (\S+)", keys).groups()
     mysql = MySqlSettings(**{k: v for k, v in mariadb_shared.params.items() if k != "charset"})
     connection = mysql.connect()
-    hq_store.create_schema(connection)
-    hq_store.register_branch(connection, "TEST", verify, box)
+    store.create_schema(connection)
+    store.register_branch(connection, "TEST", verify, box)
     ingest = HqIngest(
         instance="serve-test",
         hq_private_key=hq_key,
@@ -68,11 +69,11 @@ def test_a_served_branch_replicates_its_history_and_shows_it(tmp_path, mosquitto
                     acked = branch.execute(
                         "SELECT value FROM sync_state WHERE name = 'acked_seq'"
                     ).fetchone()[0]
-                if acked == last and hq_store.applied_seq(connection, "TEST") == last:
+                if acked == last and store.applied_seq(connection, "TEST") == last:
                     break
                 assert time.monotonic() < deadline, (
                     f"outbox {last}, acked {acked}, head office "
-                    f"{hq_store.applied_seq(connection, 'TEST')}:\n"
+                    f"{store.applied_seq(connection, 'TEST')}:\n"
                     + server.log_path.read_text()[-3000:]
                 )
                 time.sleep(0.5)

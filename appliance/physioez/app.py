@@ -1,7 +1,8 @@
-"""Assembly: the application factory that plugs the role modules into the core.
+"""Assembly: the application factory that plugs the installed modules into the core.
 
-This is the one place that knows every module; the core never imports them (a contract
-checked by import-linter), and modules never import each other.
+It names no module: it iterates :func:`physioez.installed.modules` (or the modules a test
+passes). The core never imports a module (a contract checked by import-linter), and modules
+never import each other.
 """
 
 from __future__ import annotations
@@ -10,53 +11,49 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 
 from flask import Flask
 
-from physioez import admin, billing, reception, sync
-from physioez.admin.api import api as admin_api
-from physioez.billing.api import api as billing_api
-from physioez.core.kernel import identity, policies, schema
+from physioez import installed
+from physioez.core.kernel import identity, policies
+from physioez.core.kernel import migrations as core_migrations
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import Migration, migrate, open_database
 from physioez.core.kernel.events import PoliciesChanged, bus
+from physioez.core.kernel.modules import Module
 from physioez.core.kernel.node import configure_node
 from physioez.core.kernel.settings import Settings, load_settings
 from physioez.core.platform import background
 from physioez.core.platform.keys import open_branch_keyring
 from physioez.core.platform.scheduler import ScheduledJob
 from physioez.core.web import access, jobs, security, shell
-from physioez.core.web.api import Api, init_api
+from physioez.core.web.api import init_api
+from physioez.core.web.modules import init_modules
 from physioez.core.web.realtime import init_realtime
 from physioez.core.web.shell_api import api as shell_api
-from physioez.reception import jobs as reception_jobs
-from physioez.reception.api import api as reception_api
-from physioez.reception.api_inquiries import api as inquiries_api
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 # Copied from webui/node_modules by scripts/setup.sh (pinned in webui/package-lock.json).
 SOCKETIO_CLIENT = "vendor/socket.io.min.js"
 
-# Order matters for navigation: the front desk comes first for the people who use it most.
-MODULES: tuple[ModuleType, ...] = (reception, billing, admin, sync)
 
-
-def all_migrations() -> list[Migration]:
-    migrations = list(schema.MIGRATIONS)
-    for module in MODULES:
-        migrations.extend(module.MIGRATIONS)
+def all_migrations(modules: Sequence[Module] | None = None) -> list[Migration]:
+    migrations = list(core_migrations.MIGRATIONS)
+    for module in installed.modules() if modules is None else modules:
+        migrations.extend(module.migrations)
     return migrations
 
 
-def module_jobs(settings: Settings) -> list[ScheduledJob]:
-    return [*background.scheduled_jobs(), *reception_jobs.jobs(settings)]
-
-
-def module_apis() -> list[Api]:
-    return [shell_api, reception_api, inquiries_api, admin_api, billing_api]
+def module_jobs(settings: Settings, modules: Sequence[Module] | None = None) -> list[ScheduledJob]:
+    scheduled = list(background.scheduled_jobs())
+    for module in installed.modules() if modules is None else modules:
+        jobs_of = module.resolve("jobs")
+        if jobs_of is not None:
+            scheduled.extend(jobs_of(settings))
+    return scheduled
 
 
 def configure_logging(level: str) -> None:
@@ -69,7 +66,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
-def boot(settings: Settings) -> None:
+def boot(settings: Settings, modules: Sequence[Module] | None = None) -> None:
     """Bring the data layer up: what both the web app and the CLI need before any work."""
     identity.configure_hashing(settings.auth.hash_profile)
     configure_node(settings.branch.id, settings.branch.timezone)
@@ -78,7 +75,7 @@ def boot(settings: Settings) -> None:
         busy_timeout_ms=settings.database.busy_timeout_ms,
         cache_mb=settings.database.cache_mb,
     )
-    applied = migrate(all_migrations())
+    applied = migrate(all_migrations(modules))
     if applied:
         logging.getLogger("physioez").info("applied migrations: %s", ", ".join(applied))
     identity.ensure_default_roles(Actor.system("startup"))
@@ -112,11 +109,13 @@ def _follow_policies(app: Flask, file_settings: Settings) -> None:
     bus.subscribe(PoliciesChanged, refresh)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, modules: Sequence[Module] | None = None) -> Flask:
+    """The web app of ``modules`` (default: the installed ones) over the core."""
+    modules = installed.modules() if modules is None else tuple(modules)
     settings = settings or load_settings()
     configure_logging(settings.logging.level)
     bus.unsubscribe_all()
-    boot(settings)
+    boot(settings, modules)
 
     app = Flask(
         "physioez",
@@ -139,7 +138,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.server.max_request_kb * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
-    app.extensions["physioez_migrations"] = all_migrations()
+    app.extensions["physioez_migrations"] = all_migrations(modules)
+    app.extensions["physioez_modules"] = modules
     background.configure(settings.paths.data_dir)
     # Only the serving process creates the app (CLI commands call boot() alone), so any job
     # still queued or running in the table belonged to a process that has gone.
@@ -161,9 +161,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(shell.bp)
     app.register_blueprint(jobs.bp)
-    for module in MODULES:
-        module.init_module(app)
-    init_api(app, module_apis())
+    for module in modules:
+        start = module.resolve("start")
+        if start is not None:
+            start()
+    init_api(app, [shell_api, *init_modules(app, modules)])
     _follow_policies(app, settings)
     if settings.realtime.enabled:
         init_realtime(app)

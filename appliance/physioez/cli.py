@@ -1,4 +1,5 @@
-"""The ``physioez`` command: serve, migrate, create-admin, seed-demo, audit, keys, printers."""
+"""The ``physioez`` command: serve, migrate, create-admin, seed-demo, audit, keys, printers,
+and each installed module's own commands (``Module(cli=...)``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import UTC, datetime
 
 import click
 
-from physioez import __version__
+from physioez import __version__, installed
 from physioez.core.kernel.settings import Settings, SettingsError, load_settings
 
 
 def _settings() -> Settings:
+    installed.modules()  # Their settings sections, before the file is read.
     try:
         return load_settings()
     except SettingsError as exc:
@@ -60,10 +62,9 @@ def serve(host: str | None, port: int | None) -> None:
         def load(self):
             import atexit
             import gc
-            import logging
 
             from physioez.app import create_app, module_jobs
-            from physioez.core.platform.scheduler import add_jobs, start_scheduler
+            from physioez.core.platform.scheduler import start_scheduler
 
             app = create_app(settings)
             # Python's default (a young-generation pass every 700 net allocations) promoted a
@@ -75,19 +76,11 @@ def serve(host: str | None, port: int | None) -> None:
             # Background jobs live exactly as long as the serving worker.
             scheduler = start_scheduler(settings, module_jobs(settings))
             atexit.register(scheduler.shutdown, wait=False)
-            if settings.sync.enabled:
-                from physioez.sync import runtime
-
-                # Replication, like the jobs, runs in the serving worker and stops with it. A
-                # mistake in its settings must not stop the clinic: it works without head office.
-                try:
-                    publisher = runtime.start_publisher(settings)
-                except runtime.SyncConfigError as exc:
-                    logging.getLogger("physioez.sync").error("replication is off: %s", exc)
-                else:
-                    app.extensions["physioez_sync"] = publisher
-                    add_jobs(scheduler, runtime.publisher_jobs(publisher))
-                    atexit.register(publisher.stop)
+            # Long-running services of the modules (replication), in the serving worker.
+            for module in installed.modules():
+                serve_module = module.resolve("serve")
+                if serve_module is not None:
+                    serve_module(app, settings, scheduler)
             return app
 
     click.echo(f"PhysioEZ {__version__} serving on http://{bind}/", err=True)
@@ -142,42 +135,33 @@ def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
 
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Add demo accounts, patients, four weeks of book and their billing (evaluation boxes)."""
+    """Add demo accounts, then each installed module's demo data (evaluation boxes)."""
     from zoneinfo import ZoneInfo
 
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.db import write_transaction
-    from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
-    from physioez.demo import seed_demo as seed
-    from physioez.demo_billing import seed_billing
-    from physioez.demo_reception import seed_reception
 
+    try:
+        from physioez.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+        from physioez.demo import seed_demo as seed_accounts
+    except ImportError as exc:
+        raise click.ClickException(
+            f"Demo data needs the [demo] extra ({exc.name} is missing): "
+            "pip install 'physioez[demo]', or run 'make run'."
+        ) from None
     settings = _boot()
-    created = seed(settings.auth.password_min_length)
+    created = seed_accounts(settings.auth.password_min_length)
     click.echo(f"{len(created)} demo accounts created.")
     today = datetime.now(ZoneInfo(settings.branch.timezone)).date()
     actor = Actor.system("cli:seed-demo")
-    click.echo("Filling the front desk and the accounts desk (four weeks of book, billing) ...")
+    click.echo("Filling each module with demo data (four weeks of book, billing) ...")
     # One transaction: attended sessions reach billing dated on their own days, before any
     # attendance event (delivered after the commit) could file them under today.
     with write_transaction():
-        made = seed_reception(actor, today, settings.branch.timezone)
-        billed = seed_billing(actor, today, settings)
-    if any(made.values()):
-        click.echo(
-            f"  {made['practitioners']} practitioners, {made['patients']} patients, "
-            f"{made['appointments']} appointments."
-        )
-    else:
-        click.echo("  front desk already there; left as it was.")
-    if any(billed.values()):
-        click.echo(
-            f"  {billed['services']} price-list items, {billed['invoices']} invoices, "
-            f"{billed['receipts']} receipts, {billed['packages']} packs sold, "
-            f"{billed['days_closed']} days closed."
-        )
-    else:
-        click.echo("  billing already there; left as it was.")
+        for module in installed.modules():
+            seed = module.resolve("demo")
+            if seed is not None:
+                click.echo(f"  {module.name}: {seed(actor, today, settings)}")
     click.echo(f"Demo sign-ins (password '{DEMO_PASSWORD}' for all):")
     for account in DEMO_ACCOUNTS:
         click.echo(f"  {account.role:<18} username {account.username:<12} PIN {account.pin}")
@@ -406,237 +390,11 @@ p {{ margin: 3mm 0 0; }}
 </body></html>"""
 
 
-# --- replication to head office ----------------------------------------------------------------
+def _add_module_commands() -> None:
+    for module in installed.modules():
+        command = module.resolve("cli")
+        if command is not None:
+            main.add_command(command)
 
 
-@main.group("sync")
-def sync_group() -> None:
-    """Replication to head office: keys, status, digests."""
-
-
-@sync_group.command("keys")
-def sync_keys() -> None:
-    """Print this branch's public signing key, for head office's registry."""
-    from physioez.sync import envelope, runtime
-
-    settings = _settings()
-    key = runtime.branch_signing_key(settings.paths.data_dir)
-    verify = envelope.encode_key(key.verify_key)
-    box = envelope.encode_key(envelope.derived_box_key(bytes(key)).public_key)
-    click.echo(f"branch {settings.branch.id}")
-    click.echo(f"verify key {verify}")
-    click.echo(f"box key {box}")
-    click.echo(f"At head office: physioez sync register-branch {settings.branch.id} {verify} {box}")
-
-
-@sync_group.command("status")
-def sync_status() -> None:
-    """How far head office has acknowledged this branch's changes."""
-    from physioez.sync import state
-
-    _boot()
-    acked, last = state.acked_seq(), state.last_seq()
-    click.echo(f"outbox last seq {last}; head office has acknowledged up to {acked}")
-    click.echo(f"waiting to be acknowledged: {last - acked} changes")
-
-
-@sync_group.command("hq-key")
-def sync_hq_key() -> None:
-    """(Head office) print the public key every branch seals its batches to."""
-    from physioez.sync import envelope, runtime
-
-    settings = _settings()
-    key = runtime.hq_private_key(settings.hq.private_key_file)
-    click.echo(f"hq_public_key = {envelope.encode_key(key.public_key)}")
-    signing = envelope.derived_signing_key(bytes(key))
-    click.echo(f"hq_verify_key = {envelope.encode_key(signing.verify_key)}")
-
-
-@sync_group.command("register-branch")
-@click.argument("branch")
-@click.argument("verify_key")
-@click.argument("box_key", required=False, default="")
-def sync_register_branch(branch: str, verify_key: str, box_key: str) -> None:
-    """(Head office) accept batches from BRANCH signed with VERIFY_KEY; send it head office's
-    changes sealed to BOX_KEY."""
-    from physioez.sync import envelope, hq_store, runtime
-
-    settings = _settings()
-    try:
-        envelope.verify_key(verify_key)
-    except Exception:
-        raise click.ClickException("That is not a verify key (copy it from 'sync keys').") from None
-    connection = _hq_connection(settings, runtime)
-    _create_hq_schema(connection)
-    hq_store.register_branch(connection, branch, verify_key, box_key)
-    click.echo(f"Branch {branch} registered.")
-
-
-@sync_group.command("verify")
-@click.option("--branch", help="Branch to compare (default: this branch).")
-def sync_verify(branch: str | None) -> None:
-    """Compare this branch's per-table digests with head office's; exit 1 on a difference."""
-    from physioez.sync import hq_store, runtime, state
-
-    settings = _boot()
-    ours = state.branch_digests()
-    theirs = hq_store.hq_digests(_hq_connection(settings, runtime), branch or settings.branch.id)
-    differ = False
-    for table in sorted(set(ours) | set(theirs)):
-        mine, hq = ours.get(table), theirs.get(table)
-        same = mine == hq
-        differ |= not same
-        click.echo(
-            f"{'same' if same else 'DIFF'}  {table:24} branch {mine.count if mine else 0:>7}"
-            f"  head office {hq.count if hq else 0:>7}"
-        )
-    if differ:
-        raise SystemExit(1)
-
-
-@sync_group.command("conflicts")
-def sync_conflicts() -> None:
-    """(Head office) list open conflicts between branches' edits of shared records."""
-    from physioez.sync import hq_store, runtime
-
-    settings = _settings()
-    found = hq_store.open_conflicts(_hq_connection(settings, runtime))
-    if not found:
-        click.echo("No open conflicts.")
-    for conflict in found:
-        click.echo(
-            f"#{conflict['id']}  {conflict['table']} {conflict['key']}  "
-            f"({conflict['detected_at']:%Y-%m-%d %H:%M} UTC)"
-        )
-        for name in conflict["fields"]:
-            click.echo(
-                f"    {name}: kept {conflict['winner_values'][name]!r} from {conflict['winner']}, "
-                f"replaced {conflict['loser_values'][name]!r} from {conflict['loser']}"
-            )
-    if found:
-        click.echo("'physioez sync reverse ID' brings a replaced value back everywhere.")
-
-
-@sync_group.command("set-policy")
-@click.argument("name")
-@click.argument("value")
-def sync_set_policy(name: str, value: str) -> None:
-    """(Head office) set chain policy NAME to VALUE on every branch, in place of the
-    branch's own setting. VALUE is JSON: '{"receptionist": 5, "owner": 100}', 12, true,
-    '["id", "consent_form"]'."""
-    _send_policy(name, value, cleared=False)
-
-
-@sync_group.command("clear-policy")
-@click.argument("name")
-def sync_clear_policy(name: str) -> None:
-    """(Head office) withdraw chain policy NAME: each branch's own setting applies again."""
-    _send_policy(name, None, cleared=True)
-
-
-def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
-    import json
-
-    from physioez.core.kernel import policies
-    from physioez.core.kernel.clock import HybridLogicalClock
-    from physioez.core.kernel.models import format_utc, utcnow
-    from physioez.sync import hq_store, runtime
-
-    settings = _settings()
-    checked = None
-    try:
-        if cleared:
-            policies.require_known(name)
-        else:
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = value  # plain text, for a text setting
-            checked = policies.check(name, parsed, settings)
-    except policies.PolicyError as exc:
-        raise click.ClickException(str(exc)) from None
-    stamp = HybridLogicalClock("HQ").now().encode()
-    row = policies.policy_row(name, checked, stamp, format_utc(utcnow()), cleared=cleared)
-    hq_store.enqueue_down(
-        _hq_connection(settings, runtime),
-        table="chain_policy",
-        key=row["id"],
-        row=row,
-        hlc=stamp,
-        operation="delete" if cleared else "update",
-    )
-    if cleared:
-        click.echo(f"{name} withdrawn; each branch uses its own setting from its next pull.")
-    else:
-        click.echo(f"{name} = {json.dumps(checked)} sent; branches apply it at their next pull.")
-
-
-@sync_group.command("reverse")
-@click.argument("conflict_id", type=int)
-def sync_reverse(conflict_id: int) -> None:
-    """(Head office) bring back the replaced values of conflict CONFLICT_ID, everywhere."""
-    from physioez.core.kernel.clock import HybridLogicalClock
-    from physioez.sync import hq_store, runtime
-
-    settings = _settings()
-    stamp = HybridLogicalClock("HQ").now().encode()
-    try:
-        hq_store.reverse_conflict(_hq_connection(settings, runtime), conflict_id, stamp)
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Conflict {conflict_id} reversed; the branches receive it at their next pull.")
-
-
-def _create_hq_schema(connection) -> None:
-    """Head office's tables, with one per entity of every module (their models loaded)."""
-    import physioez.app  # noqa: F401 - imports every module's models
-    from physioez.sync import hq_store
-
-    hq_store.create_schema(connection)
-
-
-def _hq_connection(settings: Settings, runtime):
-    try:
-        return runtime.hq_mysql(settings).connect()
-    except runtime.SyncConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    except Exception as exc:
-        raise click.ClickException(f"Cannot reach head office's MySQL: {exc}") from None
-
-
-@main.command("hq-ingest")
-@click.option("--instance", default="", help="Name of this instance (default: host and pid).")
-def hq_ingest(instance: str) -> None:
-    """(Head office) apply every branch's batches to MySQL until stopped (Ctrl+C, SIGTERM)."""
-    import contextlib
-    import os
-    import signal
-    import socket
-    import threading
-
-    from physioez.sync import runtime
-    from physioez.sync.ingest import HqIngest
-
-    settings = _settings()
-    try:
-        mysql = runtime.hq_mysql(settings)
-        broker = runtime.hq_broker(settings)
-    except runtime.SyncConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    connection = _hq_connection(settings, runtime)
-    _create_hq_schema(connection)
-    connection.close()
-    name = instance or f"{socket.gethostname()}-{os.getpid()}"
-    ingest = HqIngest(
-        instance=name,
-        hq_private_key=runtime.hq_private_key(settings.hq.private_key_file),
-        broker=broker,
-        mysql=mysql,
-    )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    ingest.start()
-    click.echo(f"hq-ingest {name} running; Ctrl+C stops it", err=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
-    ingest.stop()
+_add_module_commands()

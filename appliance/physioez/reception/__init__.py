@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from physioez.core.kernel.modules import Module
+from physioez.core.kernel.permissions import Permission
+from physioez.reception.events import EVENTS
+from physioez.reception.migrations import MIGRATIONS
+from physioez.reception.settings import ReceptionSettings
 
-from physioez.core.web.nav import register_nav
-from physioez.reception.schema import MIGRATIONS
+_DESK = ("branch_manager", "clinic_admin", "receptionist")
+_CLINICIANS = ("therapist", "junior_therapist")
+_MANAGERS = ("branch_manager", "clinic_admin")
 
-__all__ = ["MIGRATIONS", "init_module"]
-
-
-def init_module(app: Flask) -> None:
-    from physioez.reception import views
-    from physioez.reception.services import directory, reactions
-
-    app.register_blueprint(views.bp)
-    register_nav(app, *views.NAV)
-    reactions.subscribe()
-    directory.provide_directory()
+MODULE = Module(
+    name="reception",
+    description="The front desk: patients, inquiries, the appointment book, check-in",
+    permissions=(
+        Permission("reception.frontdesk.view", "Open the front desk", _DESK),
+        Permission(
+            "reception.patients.read", "Find and view patients", (*_DESK, *_CLINICIANS, "billing")
+        ),
+        Permission(
+            "reception.patients.write", "Register and edit patients, upload their documents", _DESK
+        ),
+        Permission("reception.patients.merge", "Merge duplicate patient records", _MANAGERS),
+        Permission(
+            "reception.appointments.read", "See the appointment book", (*_DESK, *_CLINICIANS)
+        ),
+        Permission("reception.appointments.write", "Book, move and cancel appointments", _DESK),
+        # Clinicians run their own sessions (start, end) from the book.
+        Permission(
+            "reception.attendance.write",
+            "Check patients in and mark sessions and no-shows",
+            (*_DESK, *_CLINICIANS),
+        ),
+        Permission(
+            "reception.inquiries.manage", "Take inquiries, follow them up, convert them", _DESK
+        ),
+        Permission(
+            "reception.schedule.manage",
+            "Set hours, leave, rooms, appointment types, clash rules",
+            _MANAGERS,
+        ),
+    ),
+    settings=ReceptionSettings,
+    policies={
+        "late_cancel_hours": "A cancellation this close to the start is flagged late",
+        "auto_no_show": "Mark patients who never arrived as no-shows at day end",
+        "required_documents": "Documents every patient should have",
+    },
+    events=EVENTS,
+    migrations=MIGRATIONS,
+    web="physioez.reception.web:WEB",
+    jobs="physioez.reception.jobs:jobs",
+    start="physioez.reception.services:start",
+    demo="physioez.demo.reception:seed",
+)

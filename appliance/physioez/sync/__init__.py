@@ -3,22 +3,28 @@ applied exactly once to head office's MySQL, acknowledged end to end."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from physioez.core.kernel.modules import Module
+from physioez.core.kernel.permissions import Permission
+from physioez.sync.events import ReplicationChanged
+from physioez.sync.migrations import MIGRATIONS
+from physioez.sync.settings import SyncSettings
 
-from physioez.sync.schema import MIGRATIONS
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-__all__ = ["MIGRATIONS", "init_module"]
-
-
-def init_module(app: Flask) -> None:
-    from physioez.core.kernel import records
-    from physioez.core.web.nav import register_nav
-    from physioez.sync import downstream, views
-
-    # Edits of shared records tell head office what this branch knew of others' edits.
-    records.track_head_office(downstream.hq_applied_seq)
-    app.register_blueprint(views.bp)
-    register_nav(app, *views.NAV)
+MODULE = Module(
+    name="sync",
+    description="Replication to head office and back",
+    permissions=(
+        Permission(
+            "sync.replication.manage",
+            "See replication to head office, check it and send tables again",
+            ("it_admin", "network_ops"),
+            governance=True,
+        ),
+    ),
+    settings=SyncSettings,
+    events=(ReplicationChanged,),
+    migrations=MIGRATIONS,
+    web="physioez.sync.web:WEB",
+    cli="physioez.sync.cli:sync_group",
+    start="physioez.sync.runtime:start",
+    serve="physioez.sync.runtime:serve",
+)

@@ -33,7 +33,7 @@ from physioez.core.kernel.models import (
     utcnow,
 )
 from physioez.core.kernel.node import current_node
-from physioez.sync import envelope, merge
+from physioez.sync import envelope
 
 log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")
@@ -180,7 +180,7 @@ def open_conflict_notices(limit: int = 50) -> list[dict]:
         "ORDER BY id DESC LIMIT ?",
         (limit,),
     ).fetchall()
-    notices = [merge.conflict_from_row(row) for row in rows]
+    notices = [envelope.conflict_from_row(row) for row in rows]
     for notice in notices:
         notice["detected_at"] = parse_utc(notice["detected_at"])
     return notices

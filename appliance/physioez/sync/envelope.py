@@ -272,3 +272,21 @@ def verify_key(text: str) -> VerifyKey:
 
 def public_key(text: str) -> PublicKey:
     return PublicKey(text.encode(), encoder=Base64Encoder)
+
+
+def conflict_from_row(row) -> dict:
+    """A conflict as head office's ``sync_conflict`` and the branch's notice table store it
+    (the same columns in the same order; values as JSON text)."""
+    cid, table, key, fields, winner, loser, winner_values, loser_values, status, detected = row
+    return {
+        "id": cid,
+        "table": table,
+        "key": key,
+        "fields": json.loads(fields),
+        "winner": winner,
+        "loser": loser,
+        "winner_values": json.loads(winner_values),
+        "loser_values": json.loads(loser_values),
+        "status": status,
+        "detected_at": detected,
+    }

@@ -17,24 +17,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import ClassVar
 
 import paho.mqtt.client as paho
 from nacl.public import PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.events import bus
 from physioez.sync import downstream, envelope, state
+from physioez.sync.events import ReplicationChanged
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReplicationChanged(DomainEvent):
-    """Connected, disconnected or acknowledged: the replication page redraws itself."""
-
-    name: ClassVar[str] = "replication.changed"
 
 
 @dataclass(frozen=True)

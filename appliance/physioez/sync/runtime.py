@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from physioez.core.kernel import records
 from physioez.core.kernel.settings import Settings
-from physioez.core.platform.scheduler import ScheduledJob
+from physioez.core.platform.scheduler import ScheduledJob, add_jobs
 from physioez.sync import envelope
-from physioez.sync.hq_store import MySqlSettings
 from physioez.sync.mqtt import BrokerSettings
 from physioez.sync.publisher import BranchPublisher
 
@@ -108,23 +111,25 @@ def publisher_jobs(publisher: BranchPublisher) -> list[ScheduledJob]:
     ]
 
 
-def hq_broker(settings: Settings) -> BrokerSettings:
-    hq = settings.hq
-    return BrokerSettings(
-        host=hq.broker_host,
-        port=hq.broker_port,
-        username=hq.broker_username,
-        password=read_secret(hq.broker_password_file, "broker password"),
-        tls_ca=hq.tls_ca,
-    )
+def start() -> None:
+    """Run once when the app is created: edits of shared records tell head office what this
+    branch knew of others' edits."""
+    from physioez.sync import downstream
+
+    records.track_head_office(downstream.hq_applied_seq)
 
 
-def hq_mysql(settings: Settings) -> MySqlSettings:
-    hq = settings.hq
-    return MySqlSettings(
-        host=hq.mysql_host,
-        port=hq.mysql_port,
-        user=hq.mysql_user,
-        password=read_secret(hq.mysql_password_file, "MySQL password"),
-        database=hq.mysql_database,
-    )
+def serve(app: Any, settings: Settings, scheduler: BackgroundScheduler) -> None:
+    """In the serving worker: start replication when it is on. It runs, like the jobs, in the
+    serving worker and stops with it; a mistake in its settings must not stop the clinic,
+    which works without head office."""
+    if not settings.sync.enabled:
+        return
+    try:
+        publisher = start_publisher(settings)
+    except SyncConfigError as exc:
+        logging.getLogger("physioez.sync").error("replication is off: %s", exc)
+        return
+    app.extensions["physioez_sync"] = publisher
+    add_jobs(scheduler, publisher_jobs(publisher))
+    atexit.register(publisher.stop)

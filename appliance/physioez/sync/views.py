@@ -15,7 +15,7 @@ from physioez.sync import downstream, state
 
 bp = Blueprint("sync", __name__, url_prefix="/system")
 
-NAV = (NavItem("Appliance", "Replication", "sync.status_page", "system.appliance.manage"),)
+NAV = (NavItem("Appliance", "Replication", "sync.status_page", "sync.replication.manage"),)
 PATIENT_DATA = "reception.patients.read"
 
 
@@ -39,7 +39,7 @@ def resendable_tables() -> list[str]:
 
 
 @bp.get("/replication")
-@requires("system.appliance.manage")
+@requires("sync.replication.manage")
 def status_page():
     settings = current_app.config["PHYSIOEZ"]
     publisher = current_app.extensions.get("physioez_sync")
@@ -71,7 +71,7 @@ def status_page():
 
 
 @bp.post("/replication/check")
-@requires("system.appliance.manage")
+@requires("sync.replication.manage")
 def check_now():
     publisher = current_app.extensions.get("physioez_sync")
     if publisher is None:
@@ -87,7 +87,7 @@ def check_now():
 
 
 @bp.post("/replication/resend")
-@requires("system.appliance.manage")
+@requires("sync.replication.manage")
 def resend_table():
     table = request.form.get("table", "")
     if table not in resendable_tables():

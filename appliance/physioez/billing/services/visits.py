@@ -13,7 +13,7 @@ from physioez.billing.services import ledger
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import database, write_transaction
-from physioez.core.kernel.events import DomainEvent, SessionAttended, bus
+from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import parse_utc
 from physioez.core.kernel.node import current_node
 
@@ -155,5 +155,6 @@ def expire_packages(actor: Actor, today) -> int:
 
 
 def subscribe() -> None:
-    bus.subscribe(SessionAttended, on_session_attended)
+    # Reception's event, named: billing never imports the front desk.
+    bus.subscribe("appointment.attended", on_session_attended)
     log.debug("billing listens for attended sessions")

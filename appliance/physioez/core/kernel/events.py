@@ -1,12 +1,16 @@
 """In-process domain events, delivered after the transaction that raised them commits.
 
-Modules never import each other; one publishes a fact (``StaffChanged``) and another
-subscribes to it through this bus. Delivery after commit means a subscriber never sees a
-change that was rolled back.
+Modules never import each other; one publishes a fact and another subscribes to it through
+this bus, by the event's stable name (``bus.subscribe("appointment.attended", handler)``): the
+publishing module declares its event types (``Module(events=...)``) and the name is all the
+subscriber needs, so it never imports the publisher. A name also matches the events derived
+from it (``appointment.changed`` matches ``appointment.attended``). Delivery after commit means
+a subscriber never sees a change that was rolled back.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -55,15 +59,46 @@ class PoliciesChanged(DomainEvent):
 
 Handler = Callable[[DomainEvent], None]
 
+# Every declared event type by its name: the kernel's own below, and the modules'.
+DECLARED: dict[str, type[DomainEvent]] = {}
+
+
+def register(*event_types: type[DomainEvent]) -> None:
+    for event_type in event_types:
+        held = DECLARED.get(event_type.name)
+        if held is not None and held is not event_type:
+            raise ValueError(f"Two event types are named {event_type.name!r}.")
+        DECLARED[event_type.name] = event_type
+
+
+def unregister(*event_types: type[DomainEvent]) -> None:
+    for event_type in event_types:
+        DECLARED.pop(event_type.name, None)
+
+
+@functools.cache
+def names_of(event_type: type[DomainEvent]) -> frozenset[str]:
+    """The names a subscriber may use for this type: its own and its ancestors'."""
+    return frozenset(
+        klass.name
+        for klass in event_type.__mro__
+        if isinstance(klass, type) and issubclass(klass, DomainEvent)
+    )
+
 
 class EventBus:
     def __init__(self) -> None:
-        self._handlers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
+        self._handlers: dict[type[DomainEvent] | str, list[Handler]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def subscribe(self, event_type: type[DomainEvent], handler: Handler) -> None:
+    def subscribe(self, event: type[DomainEvent] | str, handler: Handler) -> None:
+        """Call ``handler`` for each event of this type, or of this name (see the module's
+        docstring); a name no installed module declares is refused, so a typo cannot leave a
+        subscriber that never hears anything."""
+        if isinstance(event, str) and event not in DECLARED:
+            raise KeyError(f"No installed module declares the event {event!r}.")
         with self._lock:
-            self._handlers[event_type].append(handler)
+            self._handlers[event].append(handler)
 
     def unsubscribe_all(self) -> None:
         with self._lock:
@@ -76,10 +111,11 @@ class EventBus:
 
     def _deliver(self, event: DomainEvent) -> None:
         with self._lock:
+            names = names_of(type(event))
             handlers = [
                 handler
-                for event_type, registered in self._handlers.items()
-                if isinstance(event, event_type)
+                for key, registered in self._handlers.items()
+                if (key in names if isinstance(key, str) else isinstance(event, key))
                 for handler in registered
             ]
         for handler in handlers:
@@ -93,38 +129,6 @@ class EventBus:
 bus = EventBus()
 
 
-# --- the appointment book: facts other modules act on (billing consumes sessions, clinical
-# opens notes). Payload: appointment_id, patient_id, practitioner_id, type_id, service_code,
-# start_at (UTC ISO), status. ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AppointmentChanged(DomainEvent):
-    """Booked, moved, confirmed or otherwise edited: front-desk screens redraw."""
-
-    name: ClassVar[str] = "appointment.changed"
-
-
-@dataclass(frozen=True)
-class PatientArrived(AppointmentChanged):
-    name: ClassVar[str] = "appointment.arrived"
-
-
-@dataclass(frozen=True)
-class SessionAttended(AppointmentChanged):
-    name: ClassVar[str] = "appointment.attended"
-
-
-@dataclass(frozen=True)
-class AppointmentNoShow(AppointmentChanged):
-    name: ClassVar[str] = "appointment.no_show"
-
-
-@dataclass(frozen=True)
-class AppointmentCancelled(AppointmentChanged):
-    name: ClassVar[str] = "appointment.cancelled"
-
-
 # --- background jobs (core.background): progress of one person's export. Payload: job_id,
 # state, done, total, note, error; sent with audience_staff = the person who started it. -----
 
@@ -132,3 +136,6 @@ class AppointmentCancelled(AppointmentChanged):
 @dataclass(frozen=True)
 class JobProgressed(DomainEvent):
     name: ClassVar[str] = "job.progress"
+
+
+register(StaffChanged, RolesChanged, PoliciesChanged, JobProgressed)

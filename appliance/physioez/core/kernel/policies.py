@@ -27,13 +27,17 @@ from physioez.core.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# "<section>.<setting>" of the settings head office may set for the whole chain.
-CHAIN_POLICIES = {
-    "billing.discount_limit_percent": "Largest discount each role may give, in percent",
-    "reception.late_cancel_hours": "A cancellation this close to the start is flagged late",
-    "reception.auto_no_show": "Mark patients who never arrived as no-shows at day end",
-    "reception.required_documents": "Documents every patient should have",
-}
+# "<section>.<setting>" of the settings head office may set for the whole chain, with a
+# description; filled by the modules' declarations (Module(policies=...)).
+CHAIN_POLICIES: dict[str, str] = {}
+
+
+def register(name: str, description: str) -> None:
+    CHAIN_POLICIES[name] = description
+
+
+def unregister(name: str) -> None:
+    CHAIN_POLICIES.pop(name, None)
 
 
 class PolicyError(ValueError):

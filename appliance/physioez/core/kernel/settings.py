@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 DEFAULT_CONFIG_PATH = Path("/etc/physioez/physioez.toml")
 ENV_PREFIX = "PHYSIOEZ_"
@@ -26,11 +26,13 @@ class SettingsError(Exception):
     """Raised when settings cannot be loaded; the message is meant for the operator."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """Base of every settings section: unknown keys and bad values stop the start."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-class BranchSettings(_Section):
+class BranchSettings(Section):
     id: str = Field(
         "BR01",
         pattern=r"^[A-Z0-9]{2,8}$",
@@ -59,7 +61,7 @@ class BranchSettings(_Section):
         return value
 
 
-class ServerSettings(_Section):
+class ServerSettings(Section):
     host: str = Field("0.0.0.0", description="Address the web server listens on.")  # noqa: S104
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server.")
     threads: int = Field(
@@ -74,7 +76,7 @@ class ServerSettings(_Section):
     access_log: bool = Field(True, description="Write one JSON access-log line per request.")
 
 
-class PathSettings(_Section):
+class PathSettings(Section):
     data_dir: Path = Field(
         Path("/var/lib/physioez"), description="Database, secrets and uploads live here."
     )
@@ -92,7 +94,7 @@ class PathSettings(_Section):
         return self.data_dir / "session-secret"
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     busy_timeout_ms: int = Field(
         5000, ge=100, le=60000, description="How long a statement waits for a lock, in ms."
     )
@@ -105,7 +107,7 @@ class DatabaseSettings(_Section):
     )
 
 
-class AuthSettings(_Section):
+class AuthSettings(Section):
     lockout_threshold: int = Field(
         5, ge=1, le=100, description="Failed sign-ins in a row that lock an account."
     )
@@ -134,85 +136,7 @@ class AuthSettings(_Section):
     )
 
 
-class ReceptionSettings(_Section):
-    required_documents: list[str] = Field(
-        ["id", "consent_form"],
-        description="Documents every patient should have; the patient page lists what is missing.",
-    )
-    max_document_mb: int = Field(
-        10, ge=1, le=100, description="Largest patient document upload, in MiB."
-    )
-
-    late_cancel_hours: int = Field(
-        24, ge=0, le=168, description="A cancellation this close to the start is flagged late."
-    )
-    auto_no_show: bool = Field(
-        False, description="At day end, mark booked patients who never arrived as no-shows."
-    )
-
-    @field_validator("required_documents", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        # Environment variables can only carry text: "id,consent_form".
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("required_documents")
-    @classmethod
-    def _known_kinds(cls, value: list[str]) -> list[str]:
-        known = {"id", "consent_form", "referral_letter", "insurance", "report", "other"}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(f"unknown document kind {unknown} (use {sorted(known)})")
-        return value
-
-
-class BillingSettings(_Section):
-    legal_name: str = Field(
-        "PhysioEZ Clinic Pvt Ltd", min_length=1, description="Legal name printed on invoices."
-    )
-    address: str = Field(
-        "Clinic address not set", min_length=1, description="Address printed on invoices."
-    )
-    tax_number: str = Field(
-        "", description="Tax registration number (e.g. GSTIN) printed on tax invoices."
-    )
-    fiscal_year_start_month: int = Field(
-        4, ge=1, le=12, description="First month of the fiscal year; invoice numbers restart."
-    )
-    discount_limit_percent: dict[str, int] = Field(
-        {"receptionist": 10, "billing": 25, "branch_manager": 50, "owner": 100},
-        description="Largest discount each role may give, in percent of the invoice "
-        "(a person with several roles gets the largest). Roles not listed give none.",
-    )
-    receipt_footer: str = Field(
-        "Thank you. Keep this receipt for your records.",
-        max_length=300,
-        description="Line printed at the foot of receipts.",
-    )
-
-    @field_validator("discount_limit_percent", mode="before")
-    @classmethod
-    def _pairs(cls, value: object) -> object:
-        # Environment variables can only carry text: "receptionist=10,billing=25".
-        if isinstance(value, str):
-            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError("write role=percent pairs separated by commas")
-            return {role.strip(): pct.strip() for role, pct in pairs}
-        return value
-
-    @field_validator("discount_limit_percent")
-    @classmethod
-    def _percentages(cls, value: dict[str, int]) -> dict[str, int]:
-        bad = sorted(role for role, pct in value.items() if not 0 <= pct <= 100)
-        if bad:
-            raise ValueError(f"discount limits must be 0-100 percent (check {bad})")
-        return value
-
-
-class PrintingSettings(_Section):
+class PrintingSettings(Section):
     cups_server: str = Field(
         "",
         max_length=255,
@@ -256,90 +180,29 @@ class PrintingSettings(_Section):
         return value
 
 
-class RealtimeSettings(_Section):
+class RealtimeSettings(Section):
     enabled: bool = Field(True, description="Serve live updates over Socket.IO.")
     ping_interval_seconds: int = Field(
         25, ge=5, le=300, description="Socket.IO keep-alive interval."
     )
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Minimum level written to the log."
     )
 
 
-class SyncSettings(_Section):
-    enabled: bool = Field(
-        False, description="Replicate this branch to head office over MQTT (off: stand-alone)."
-    )
-    broker_host: str = Field("localhost", description="Head office's MQTT broker.")
-    broker_port: int = Field(1883, ge=1, le=65535, description="MQTT port (8883 for TLS).")
-    username: str = Field(
-        "",
-        max_length=64,
-        description="Broker user name; empty: the branch id (as the ACL expects).",
-    )
-    password_file: Path = Field(
-        Path("/etc/physioez/sync-broker.password"),
-        description="Root-only file holding the broker password (never in this file).",
-    )
-    tls_ca: str = Field(
-        "", description="CA certificate file of the broker; set it and the link is TLS."
-    )
-    hq_public_key: str = Field(
-        "", description="Head office's public key (physioez sync hq-key prints it), base64."
-    )
-    hq_verify_key: str = Field(
-        "",
-        description="Head office's signing key (physioez sync hq-key prints it), base64; "
-        "set it and head office's own changes come down to this branch.",
-    )
-    batch_rows: int = Field(200, ge=1, le=1000, description="Most outbox rows in one batch.")
-    batch_kb: int = Field(256, ge=16, le=4096, description="Most KiB of rows in one batch.")
-    max_inflight: int = Field(
-        4, ge=1, le=32, description="Batches sent and not yet acknowledged by head office."
-    )
-    ack_timeout_seconds: int = Field(
-        10, ge=2, le=600, description="Resend from the last ack when none comes this long."
-    )
+class Settings(Section):
+    """The core's sections. The settings an app runs with are an instance of
+    :func:`model`: this class plus one section per module that declares one."""
 
-
-class HqSettings(_Section):
-    mysql_host: str = Field("localhost", description="Head office MySQL / MariaDB host.")
-    mysql_port: int = Field(3306, ge=1, le=65535, description="MySQL port.")
-    mysql_user: str = Field("physioez", description="MySQL user of the ingest.")
-    mysql_password_file: Path = Field(
-        Path("/etc/physioez/hq-mysql.password"),
-        description="Root-only file holding the MySQL password.",
-    )
-    mysql_database: str = Field("physioez_hq", description="Head office database.")
-    broker_host: str = Field("localhost", description="The MQTT broker the branches publish to.")
-    broker_port: int = Field(1883, ge=1, le=65535, description="MQTT port (8883 for TLS).")
-    broker_username: str = Field("hq-ingest", description="Broker user of the ingest.")
-    broker_password_file: Path = Field(
-        Path("/etc/physioez/hq-broker.password"),
-        description="Root-only file holding the ingest's broker password.",
-    )
-    tls_ca: str = Field("", description="CA certificate file of the broker (TLS when set).")
-    private_key_file: Path = Field(
-        Path("/var/lib/physioez-hq/hq-box.key"),
-        description="Head office's private key (made on first use, 0600); batches are sealed "
-        "to its public half.",
-    )
-
-
-class Settings(_Section):
     branch: BranchSettings = BranchSettings()
     server: ServerSettings = ServerSettings()
     paths: PathSettings = PathSettings()
     database: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
-    reception: ReceptionSettings = ReceptionSettings()
-    billing: BillingSettings = BillingSettings()
     printing: PrintingSettings = PrintingSettings()
-    sync: SyncSettings = SyncSettings()
-    hq: HqSettings = HqSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -347,15 +210,62 @@ class Settings(_Section):
         """Return a copy with dotted keys replaced (``{"auth.lockout_threshold": 3}``)."""
         layered = self.model_dump()
         for dotted, value in overrides.items():
-            _assign(layered, dotted, value, source="override")
-        return _validate(layered, source_of={k: "override" for k in overrides})
+            _assign(type(self), layered, dotted, value, source="override")
+        return _validate(type(self), layered, source_of={k: "override" for k in overrides})
+
+    def __getattr__(self, name: str) -> Any:
+        # A module's section (``settings.reception``) is a field of the model built by
+        # model(); this only runs for names that are not, and says which module is missing.
+        try:
+            return super().__getattr__(name)  # type: ignore[misc]
+        except AttributeError:
+            raise AttributeError(
+                f"Settings have no section {name!r}: is the module that declares it installed?"
+            ) from None
 
 
-def documented_keys() -> dict[str, tuple[Any, str]]:
+# Sections declared by modules (Module(settings=...)), by section name.
+_SECTIONS: dict[str, type[Section]] = {}
+_MODELS: dict[tuple[tuple[str, type[Section]], ...], type[Settings]] = {}
+
+
+def register_section(name: str, section: type[BaseModel]) -> None:
+    if name in Settings.model_fields:
+        raise ValueError(f"Settings section {name!r} belongs to the core.")
+    if not issubclass(section, Section):
+        raise TypeError(f"Settings section {name!r} must subclass settings.Section.")
+    held = _SECTIONS.get(name)
+    if held is not None and held is not section:
+        raise ValueError(f"Settings section {name!r} is declared twice.")
+    _SECTIONS[name] = section
+
+
+def unregister_section(name: str) -> None:
+    _SECTIONS.pop(name, None)
+
+
+def model() -> type[Settings]:
+    """The settings model of the core and every module declared so far (built once per set)."""
+    key = tuple(_SECTIONS.items())
+    built = _MODELS.get(key)
+    if built is None:
+        fields: dict[str, Any] = {name: (section, section()) for name, section in key}
+        built = create_model("Settings", __base__=Settings, **fields)
+        _MODELS[key] = built
+    return built
+
+
+def defaults() -> Settings:
+    """Every setting at its default: the core's and the declared modules'."""
+    return model()()
+
+
+def documented_keys(settings_model: type[Settings] | None = None) -> dict[str, tuple[Any, str]]:
     """Every ``section.key`` with its default and description, in declaration order."""
     keys: dict[str, tuple[Any, str]] = {}
-    for section_name, section_field in Settings.model_fields.items():
+    for section_name, section_field in (settings_model or model()).model_fields.items():
         section_model = section_field.annotation
+        assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
         for key, field in section_model.model_fields.items():
             keys[f"{section_name}.{key}"] = (field.default, field.description or "")
     return keys
@@ -365,22 +275,23 @@ def load_settings(
     config_path: Path | None = None, environ: dict[str, str] | None = None
 ) -> Settings:
     """Build settings from defaults, the config file, then ``PHYSIOEZ_*`` variables."""
+    settings_model = model()
     environ = dict(os.environ) if environ is None else environ
     layered: dict[str, Any] = {}
     source_of: dict[str, str] = {}
     path = _config_path(config_path, environ)
     if path is not None:
         for dotted, value in _read_toml(path).items():
-            _assign(layered, dotted, value, source=str(path))
+            _assign(settings_model, layered, dotted, value, source=str(path))
             source_of[dotted] = f"config file {path}"
-    known = documented_keys()
+    known = documented_keys(settings_model)
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_ENV:
             continue
         dotted = _env_to_key(name, known)
-        _assign(layered, dotted, raw, source=f"environment variable {name}")
+        _assign(settings_model, layered, dotted, raw, source=f"environment variable {name}")
         source_of[dotted] = f"environment variable {name}"
-    return _validate(layered, source_of)
+    return _validate(settings_model, layered, source_of)
 
 
 def _config_path(explicit: Path | None, environ: dict[str, str]) -> Path | None:
@@ -427,19 +338,24 @@ def _env_to_key(name: str, known: dict[str, tuple[Any, str]]) -> str:
     return dotted
 
 
-def _assign(layered: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+def _assign(
+    settings_model: type[Settings], layered: dict[str, Any], dotted: str, value: Any, source: str
+) -> None:
     section, _, key = dotted.partition(".")
-    if section not in Settings.model_fields or not key:
+    if section not in settings_model.model_fields or not key:
         raise SettingsError(f"Unknown setting {dotted!r} in {source}.")
-    section_model = Settings.model_fields[section].annotation
+    section_model = settings_model.model_fields[section].annotation
+    assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
     if key not in section_model.model_fields:
         raise SettingsError(f"Unknown setting {dotted!r} in {source}.")
     layered.setdefault(section, {})[key] = value
 
 
-def _validate(layered: dict[str, Any], source_of: dict[str, str]) -> Settings:
+def _validate(
+    settings_model: type[Settings], layered: dict[str, Any], source_of: dict[str, str]
+) -> Settings:
     try:
-        return Settings.model_validate(layered)
+        return settings_model.model_validate(layered)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -17,16 +17,16 @@ from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
-from physioez.core.kernel.events import (
+from physioez.core.kernel.events import bus
+from physioez.core.kernel.models import fetch_by_id, format_utc, parse_utc, utcnow
+from physioez.core.kernel.node import current_node
+from physioez.reception.events import (
     AppointmentCancelled,
     AppointmentChanged,
     AppointmentNoShow,
     PatientArrived,
     SessionAttended,
-    bus,
 )
-from physioez.core.kernel.models import fetch_by_id, format_utc, parse_utc, utcnow
-from physioez.core.kernel.node import current_node
 from physioez.reception.models import (
     ACTIVE_STATUSES,
     Appointment,

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from peewee import fn
@@ -23,9 +23,10 @@ from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
-from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.events import bus
 from physioez.core.kernel.models import Staff, utcnow
 from physioez.core.kernel.node import current_node
+from physioez.reception.events import InquiryChanged
 from physioez.reception.models import Appointment, AppointmentType, Patient, Practitioner
 from physioez.reception.models_inquiries import (
     INQUIRY_SOURCES,
@@ -58,13 +59,6 @@ __all__ = [
     "status_counts",
     "tasks_by_inquiry",
 ]
-
-
-@dataclass(frozen=True)
-class InquiryChanged(DomainEvent):
-    """Taken, moved along the pipeline or converted: open inquiry lists offer a refresh."""
-
-    name: ClassVar[str] = "inquiry.changed"
 
 
 # Which status a person may move an inquiry to. Converting is its own step (:func:`convert`),

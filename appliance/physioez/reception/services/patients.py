@@ -19,7 +19,7 @@ from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor, record_read
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
-from physioez.core.kernel.events import DomainEvent, bus
+from physioez.core.kernel.events import bus
 from physioez.core.kernel.node import current_node
 from physioez.core.platform.attachments import (
     check_upload,
@@ -29,6 +29,7 @@ from physioez.core.platform.attachments import (
     stored_path,
 )
 from physioez.core.platform.crypto import Keyring
+from physioez.reception.events import PatientRegistered, PatientsMerged
 from physioez.reception.models import (
     CONSENT_KINDS,
     DOCUMENT_KINDS,
@@ -37,17 +38,6 @@ from physioez.reception.models import (
     PatientConsent,
     PatientDocument,
 )
-
-
-@dataclass(frozen=True)
-class PatientRegistered(DomainEvent):
-    name = "patient.registered"
-
-
-@dataclass(frozen=True)
-class PatientsMerged(DomainEvent):
-    name = "patient.merged"
-
 
 # --- input ---------------------------------------------------------------------------------
 

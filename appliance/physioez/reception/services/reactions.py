@@ -7,9 +7,10 @@ transactions; a failure here is logged and never undoes the booking that caused 
 from __future__ import annotations
 
 from physioez.core.kernel.audit import Actor
-from physioez.core.kernel.events import AppointmentCancelled, DomainEvent, bus
+from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import parse_utc
 from physioez.core.kernel.node import current_node
+from physioez.reception.events import AppointmentCancelled
 from physioez.reception.models import Appointment
 from physioez.reception.services import reminders, waitlist
 

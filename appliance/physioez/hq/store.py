@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pymysql
 from pymysql.constants import SERVER_STATUS
 
-from physioez.sync import envelope, hq_entities, merge, state
+from physioez.hq import entities, merge
+from physioez.sync import envelope, state
 
 HQ_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS branch_cursor (
@@ -172,7 +173,7 @@ def create_schema(connection) -> None:
     with connection.cursor() as cursor:
         for ddl in HQ_SCHEMA:
             cursor.execute(ddl)
-        hq_entities.create_tables(cursor)
+        entities.create_tables(cursor)
     connection.commit()
 
 
@@ -206,7 +207,7 @@ def enqueue_down(
 ) -> int:
     """Queue a head-office change for the branches (``target``: one branch, or '*')."""
     with connection.cursor() as cursor:
-        hq_entities.project(cursor, [(table, row, row.get("origin_branch") or "HQ")])
+        entities.project(cursor, [(table, row, row.get("origin_branch") or "HQ")])
         [seq] = _insert_down(cursor, [DownChange(table, key, row, hlc, operation, target)])
     connection.commit()
     return seq
@@ -345,9 +346,7 @@ def apply_batch(
             "UPDATE branch_cursor SET applied_seq = %s WHERE branch_id = %s",
             (batch.last_seq, batch.branch),
         )
-        hq_entities.project(
-            cursor, [(row["table"], row["row"], batch.branch) for row in fresh_owned]
-        )
+        entities.project(cursor, [(row["table"], row["row"], batch.branch) for row in fresh_owned])
         shared = [row for row in fresh if row.get("own") == "shared"]
         if shared:
             _apply_shared(cursor, batch.branch, shared)  # last: it takes the down sequence
@@ -359,7 +358,7 @@ def apply_batch(
 
 def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
     """Shared records (patients seen at several branches): each of ``branch``'s edits merged
-    field by field into what head office holds (see :mod:`physioez.sync.merge`), the merged
+    field by field into what head office holds (see :mod:`physioez.hq.merge`), the merged
     states queued down to every branch, clashes into ``sync_conflict`` and told to the two
     branches involved. A batch's records are read and written a statement per table, not
     per row: this is most of head office's work."""
@@ -498,7 +497,7 @@ def _store_shared(cursor, records: list[tuple]) -> None:
             for table, key, record, record_json, hlc, deleted, stamps, seq in records
         ],
     )
-    hq_entities.project(
+    entities.project(
         cursor,
         [(table, record, record.get("origin_branch") or "*") for table, _, record, *_ in records],
     )
@@ -518,7 +517,7 @@ def _conflict_notices(cursor, conflict_id: int) -> list[DownChange]:
         "loser_json, status, detected_at FROM sync_conflict WHERE id = %s",
         (conflict_id,),
     )
-    notice = merge.conflict_from_row(cursor.fetchone())
+    notice = envelope.conflict_from_row(cursor.fetchone())
     notice["detected_at"] = notice["detected_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     hlc = merge.head_office_now()
     return [
@@ -535,7 +534,7 @@ def open_conflicts(connection) -> list[dict]:
         )
         rows = cursor.fetchall()
     connection.commit()
-    return [merge.conflict_from_row(found) for found in rows]
+    return [envelope.conflict_from_row(found) for found in rows]
 
 
 def reverse_conflict(connection, conflict_id: int, hlc: str) -> None:

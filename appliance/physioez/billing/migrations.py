@@ -1,14 +1,21 @@
 """Billing's numbered migrations. Never edit one that has shipped: add the next."""
 
 from physioez.core.kernel.db import Migration
-from physioez.core.kernel.schema import REPLICATED_COLUMNS
 
 MIGRATIONS = [
     Migration(
         "billing.0001_billing",
-        f"""
+        """
 CREATE TABLE billing_service (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     code TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('service', 'product', 'package')),
@@ -21,7 +28,15 @@ CREATE TABLE billing_service (
 );
 
 CREATE TABLE billing_price (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     service_id TEXT NOT NULL REFERENCES billing_service (id),
     category TEXT NOT NULL DEFAULT '',
     amount INTEGER NOT NULL CHECK (amount >= 0),
@@ -30,13 +45,29 @@ CREATE TABLE billing_price (
 CREATE INDEX billing_price_lookup ON billing_price (service_id, category, valid_from);
 
 CREATE TABLE patient_category (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL UNIQUE,
     category TEXT NOT NULL
 );
 
 CREATE TABLE invoice (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     kind TEXT NOT NULL CHECK (kind IN ('invoice', 'credit_note')),
     number TEXT NOT NULL UNIQUE,
     fiscal_year INTEGER NOT NULL,
@@ -60,7 +91,15 @@ CREATE INDEX invoice_day ON invoice (business_day);
 CREATE UNIQUE INDEX invoice_one_credit_note ON invoice (cancels_id) WHERE cancels_id IS NOT NULL;
 
 CREATE TABLE payment (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     kind TEXT NOT NULL CHECK (kind IN ('payment', 'refund')),
     number TEXT NOT NULL UNIQUE,
     fiscal_year INTEGER NOT NULL,
@@ -77,7 +116,15 @@ CREATE INDEX payment_patient ON payment (patient_id, received_at);
 CREATE INDEX payment_day ON payment (business_day);
 
 CREATE TABLE settlement (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     invoice_id TEXT NOT NULL REFERENCES invoice (id),
     kind TEXT NOT NULL CHECK (kind IN ('payment', 'credit', 'write_off', 'credit_note')),
     amount INTEGER NOT NULL CHECK (amount > 0),
@@ -89,7 +136,15 @@ CREATE TABLE settlement (
 CREATE INDEX settlement_invoice ON settlement (invoice_id);
 
 CREATE TABLE package (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL,
     service_code TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -104,7 +159,15 @@ CREATE TABLE package (
 CREATE INDEX package_patient ON package (patient_id, service_code, status);
 
 CREATE TABLE package_use (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     package_id TEXT NOT NULL REFERENCES package (id),
     appointment_id TEXT NOT NULL UNIQUE,
     session_number INTEGER NOT NULL,
@@ -113,7 +176,15 @@ CREATE TABLE package_use (
 );
 
 CREATE TABLE billing_visit (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     appointment_id TEXT NOT NULL UNIQUE,
     patient_id TEXT NOT NULL,
     practitioner_id TEXT NOT NULL,
@@ -127,7 +198,15 @@ CREATE INDEX billing_visit_open ON billing_visit (business_day) WHERE invoice_id
 CREATE INDEX billing_visit_patient ON billing_visit (patient_id);
 
 CREATE TABLE journal_entry (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     posted_at TEXT NOT NULL,
     business_day TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -152,7 +231,15 @@ CREATE INDEX journal_line_account ON journal_line (account, patient_id);
 CREATE INDEX journal_line_day ON journal_line (business_day, account);
 
 CREATE TABLE day_close (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     business_day TEXT NOT NULL UNIQUE,
     closed_at TEXT NOT NULL,
     closed_by TEXT NOT NULL,
@@ -172,9 +259,17 @@ CREATE TABLE billing_number_series (
     ),
     Migration(
         "billing.0002_expenses",
-        f"""
+        """
 CREATE TABLE expense (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     business_day TEXT NOT NULL,
     category TEXT NOT NULL,
     vendor TEXT NOT NULL,

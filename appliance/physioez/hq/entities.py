@@ -7,7 +7,7 @@ transaction, as typed columns: UTC times as ``DATETIME(6)``, dates as ``DATE``, 
 ``TINYINT``, JSON fields as text. A row is only ever replaced by a newer state (by HLC), as
 in ``replicated_row``. ``create_tables`` makes the tables and adds the columns a newer model
 has (a branch one version behind sends rows without them: they stay NULL), so an upgrade of
-head office is: install, run ``physioez sync register-branch`` or start ``hq-ingest``.
+head office is: install, run ``physioez-hq register-branch`` or start ``hq-ingest``.
 
 The branch's unique constraints are not copied: two branches may each have their own
 "code 7". Shared records (patients) hold the merged state, ``branch_id`` the branch that

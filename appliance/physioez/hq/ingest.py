@@ -1,4 +1,4 @@
-"""Head office's ingest (``physioez hq-ingest``): batches from every branch, applied to MySQL.
+"""Head office's ingest (``physioez-hq ingest``): batches from every branch, applied to MySQL.
 
 Any number of instances share one subscription, so the broker hands each batch to one of
 them. A batch is opened and verified (:mod:`envelope`), applied in one MySQL transaction
@@ -20,7 +20,8 @@ from collections.abc import Callable
 import pymysql
 from nacl.public import PrivateKey
 
-from physioez.sync import envelope, hq_store
+from physioez.hq import store
+from physioez.sync import envelope
 from physioez.sync.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class HqIngest:
         instance: str,
         hq_private_key: PrivateKey,
         broker: BrokerSettings,
-        mysql: hq_store.MySqlSettings,
+        mysql: store.MySqlSettings,
         before_commit: Callable[[], None] | None = None,
         before_ack: Callable[[envelope.Batch], None] | None = None,
     ) -> None:
@@ -118,7 +119,7 @@ class HqIngest:
 
     def _branch_keys(self, force: bool = False) -> dict:
         if force or time.monotonic() - self._keys_loaded_at > 30:
-            self._keys = hq_store.branch_keys(self._db())
+            self._keys = store.branch_keys(self._db())
             self._keys_loaded_at = time.monotonic()
         return self._keys
 
@@ -153,8 +154,8 @@ class HqIngest:
                 envelope.SCHEMA_VERSION,
             )
             return None
-        result = hq_store.apply_batch(self._db(), batch, self._before_commit)
-        if isinstance(result, hq_store.Gap):
+        result = store.apply_batch(self._db(), batch, self._before_commit)
+        if isinstance(result, store.Gap):
             if self._retry_later(topic, payload, retries):
                 return None
             self.counts["gap"] += 1
@@ -178,13 +179,13 @@ class HqIngest:
         """Head office's changes for the branch after what it has applied, sealed to it."""
         self.counts["pull_requests"] += 1
         connection = self._db()
-        box_key = hq_store.branch_box_key(connection, request.branch)
+        box_key = store.branch_box_key(connection, request.branch)
         if box_key is None:
             log.warning(
                 "%s asks for head office's changes but has no box key registered", request.branch
             )
             return
-        rows, more = hq_store.down_rows(connection, request.branch, request.after_hq_seq)
+        rows, more = store.down_rows(connection, request.branch, request.after_hq_seq)
         batch = envelope.DownBatch(
             branch=request.branch,
             after_hq_seq=request.after_hq_seq,
@@ -204,11 +205,11 @@ class HqIngest:
         has applied exactly what the branch had sent when it asked."""
         self.counts["digest_requests"] += 1
         connection = self._db()
-        applied = hq_store.applied_seq(connection, request.branch)
+        applied = store.applied_seq(connection, request.branch)
         if applied != request.as_of_seq:
             self._answer(request.branch, {"digests_not_ready": applied})
             return
-        buckets = hq_store.hq_buckets(connection, request.branch)
+        buckets = store.hq_buckets(connection, request.branch)
         self._answer(
             request.branch,
             {
@@ -241,7 +242,7 @@ class HqIngest:
     def _reject(self, topic: str, rejected: envelope.Rejected) -> None:
         self.counts[f"rejected_{rejected.reason}"] += 1
         log.warning("rejected a batch on %s: %s", topic, rejected)
-        hq_store.record_rejection(self._db(), topic, rejected.reason, rejected.detail)
+        store.record_rejection(self._db(), topic, rejected.reason, rejected.detail)
 
     def _answer(self, branch: str, body: dict) -> None:
         self._client.publish(

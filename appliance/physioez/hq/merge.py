@@ -24,7 +24,6 @@ This module is pure (no MySQL): ``hq_store`` loads and stores.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -203,22 +202,4 @@ def settle(stamps: dict[str, Stamp], down_seq: int) -> dict[str, Stamp]:
     return {
         name: stamp if stamp.down_seq is not None else replace(stamp, down_seq=down_seq)
         for name, stamp in stamps.items()
-    }
-
-
-def conflict_from_row(row) -> dict:
-    """A conflict as head office's ``sync_conflict`` and the branch's notice table store it
-    (the same columns in the same order; values as JSON text)."""
-    cid, table, key, fields, winner, loser, winner_values, loser_values, status, detected = row
-    return {
-        "id": cid,
-        "table": table,
-        "key": key,
-        "fields": json.loads(fields),
-        "winner": winner,
-        "loser": loser,
-        "winner_values": json.loads(winner_values),
-        "loser_values": json.loads(loser_values),
-        "status": status,
-        "detected_at": detected,
     }

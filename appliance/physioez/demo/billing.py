@@ -480,3 +480,15 @@ def tender_reference(rng: random.Random, mode: str, day: date) -> str:
 def _part(amount: int) -> int:
     """What a patient pays now of ``amount``: about half, in whole hundreds of rupees."""
     return max(10000, amount * 5 // 10 // 10000 * 10000) if amount > 10000 else amount
+
+
+def seed(actor: Actor, today: date, settings: Settings) -> str:
+    """The accounts desk's demo, after the front desk's."""
+    billed = seed_billing(actor, today, settings)
+    if not any(billed.values()):
+        return "billing already there; left as it was."
+    return (
+        f"{billed['services']} price-list items, {billed['invoices']} invoices, "
+        f"{billed['receipts']} receipts, {billed['packages']} packs sold, "
+        f"{billed['days_closed']} days closed."
+    )

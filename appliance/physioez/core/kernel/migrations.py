@@ -16,9 +16,17 @@ REPLICATED_COLUMNS = """
 MIGRATIONS = [
     Migration(
         "core.0001_identity",
-        f"""
+        """
 CREATE TABLE role (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     code TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
@@ -27,7 +35,15 @@ CREATE TABLE role (
     builtin INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE staff (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     username TEXT NOT NULL UNIQUE COLLATE NOCASE,
     full_name TEXT NOT NULL,
     email TEXT NOT NULL DEFAULT '',
@@ -162,11 +178,19 @@ ALTER TABLE outbox ADD COLUMN base_json TEXT;
     ),
     Migration(
         "core.0007_chain_policy",
-        f"""
+        """
 -- Rules head office sets for every branch (core.policies), in place of the branch's own
 -- settings of the same name; written only by replication from head office.
 CREATE TABLE chain_policy (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     name TEXT NOT NULL UNIQUE,
     value TEXT NOT NULL
 );

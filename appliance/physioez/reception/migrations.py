@@ -1,15 +1,21 @@
 """The front desk's numbered migrations. Never edit one that has shipped: add the next."""
 
 from physioez.core.kernel.db import Migration
-from physioez.core.kernel.schema import REPLICATED_COLUMNS
-from physioez.reception.schema_inquiries import INQUIRY_MIGRATIONS
 
 MIGRATIONS = [
     Migration(
         "reception.0001_patients",
-        f"""
+        """
 CREATE TABLE patient (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     mrn TEXT NOT NULL UNIQUE,
     first_name TEXT NOT NULL,
     last_name TEXT NOT NULL DEFAULT '',
@@ -41,7 +47,15 @@ CREATE TABLE mrn_sequence (
 );
 
 CREATE TABLE patient_consent (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL REFERENCES patient (id),
     kind TEXT NOT NULL,
     given INTEGER NOT NULL,
@@ -51,7 +65,15 @@ CREATE TABLE patient_consent (
 CREATE INDEX patient_consent_patient ON patient_consent (patient_id, kind, created_at);
 
 CREATE TABLE patient_document (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL REFERENCES patient (id),
     kind TEXT NOT NULL,
     filename TEXT NOT NULL,
@@ -79,14 +101,22 @@ CREATE TRIGGER patient_search_update AFTER UPDATE OF first_name, last_name, phon
         phones = new.phone_key || ' ' || new.phone_alt, mrn = new.mrn
     WHERE patient_id = new.id;
 END;
-""",  # noqa: S608 - DDL with trigger bodies; no value is interpolated
+""",
     ),
     Migration(
         "reception.0002_scheduling",
-        f"""
+        """
 -- Who can be booked: a staff member who treats patients at this branch.
 CREATE TABLE practitioner (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     staff_id TEXT NOT NULL UNIQUE REFERENCES staff (id),
     display_name TEXT NOT NULL,
     colour TEXT NOT NULL DEFAULT '#0f766e',
@@ -95,7 +125,15 @@ CREATE TABLE practitioner (
 
 -- Weekly working hours in the branch's local time; weekday 0 = Monday.
 CREATE TABLE availability_rule (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
     weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
     start_time TEXT NOT NULL,
@@ -107,7 +145,15 @@ CREATE INDEX availability_rule_practitioner ON availability_rule (practitioner_i
 
 -- Dated exceptions: leave (no work) and extra shifts, local time; no times = the whole day.
 CREATE TABLE availability_exception (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
     day TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('leave', 'extra')),
@@ -118,7 +164,15 @@ CREATE TABLE availability_exception (
 CREATE INDEX availability_exception_day ON availability_exception (practitioner_id, day);
 
 CREATE TABLE resource (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     kind TEXT NOT NULL CHECK (kind IN ('room', 'equipment')),
     name TEXT NOT NULL,
     capacity INTEGER NOT NULL CHECK (capacity >= 1),
@@ -126,7 +180,15 @@ CREATE TABLE resource (
 );
 
 CREATE TABLE appointment_type (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     name TEXT NOT NULL,
     duration_minutes INTEGER NOT NULL CHECK (duration_minutes BETWEEN 5 AND 480),
     service_code TEXT NOT NULL DEFAULT '',
@@ -137,7 +199,15 @@ CREATE TABLE appointment_type (
 );
 
 CREATE TABLE appointment_series (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL REFERENCES patient (id),
     practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
     type_id TEXT NOT NULL REFERENCES appointment_type (id),
@@ -147,7 +217,15 @@ CREATE TABLE appointment_series (
 );
 
 CREATE TABLE appointment (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL REFERENCES patient (id),
     practitioner_id TEXT NOT NULL REFERENCES practitioner (id),
     type_id TEXT NOT NULL REFERENCES appointment_type (id),
@@ -184,7 +262,15 @@ CREATE TABLE clash_rule_setting (
 );
 
 CREATE TABLE waitlist_entry (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     patient_id TEXT NOT NULL REFERENCES patient (id),
     practitioner_id TEXT REFERENCES practitioner (id),
     type_id TEXT NOT NULL REFERENCES appointment_type (id),
@@ -200,7 +286,66 @@ CREATE TABLE waitlist_entry (
 CREATE INDEX waitlist_status ON waitlist_entry (status, priority, created_at);
 """,
     ),
-    *INQUIRY_MIGRATIONS,
+    Migration(
+        "reception.0003_inquiries",
+        """
+-- Leads before they are patients. The checks keep the pipeline honest even if a future code
+-- path forgets: a converted inquiry names its patient, a lost one says why.
+CREATE TABLE inquiry (
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    phone_key TEXT NOT NULL,
+    source TEXT NOT NULL
+        CHECK (source IN ('walk_in', 'phone', 'website', 'referral', 'campaign')),
+    source_note TEXT NOT NULL DEFAULT '',
+    complaint TEXT NOT NULL DEFAULT '',
+    preferred_times TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'contacted', 'booked', 'converted', 'lost')),
+    lost_reason TEXT NOT NULL DEFAULT '',
+    status_changed_at TEXT,
+    patient_id TEXT REFERENCES patient (id),
+    first_appointment_id TEXT REFERENCES appointment (id),
+    converted_at TEXT,
+    assigned_to TEXT REFERENCES staff (id),
+    CHECK (status <> 'converted' OR (patient_id IS NOT NULL AND converted_at IS NOT NULL)),
+    CHECK (status <> 'lost' OR lost_reason <> '')
+);
+CREATE INDEX inquiry_status ON inquiry (status, created_at);
+CREATE INDEX inquiry_created ON inquiry (created_at);
+CREATE INDEX inquiry_phone_key ON inquiry (phone_key);
+CREATE INDEX inquiry_patient ON inquiry (patient_id);
+
+-- Follow-ups; due_on is a branch-local calendar day.
+CREATE TABLE inquiry_task (
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
+    inquiry_id TEXT NOT NULL REFERENCES inquiry (id),
+    title TEXT NOT NULL,
+    due_on TEXT NOT NULL,
+    done_at TEXT,
+    done_by TEXT
+);
+CREATE INDEX inquiry_task_inquiry ON inquiry_task (inquiry_id, due_on);
+CREATE INDEX inquiry_task_open ON inquiry_task (due_on) WHERE done_at IS NULL;
+""",
+    ),
     Migration(
         "reception.0004_calendar_feeds",
         """
@@ -219,11 +364,19 @@ CREATE INDEX calendar_feed_practitioner ON calendar_feed (practitioner_id);
     ),
     Migration(
         "reception.0005_reminders",
-        f"""
+        """
 -- Next-day reminders, queued per channel only where the patient consented. Sending through
 -- SMS/WhatsApp gateways comes later; the queue and its states are what the desk sees now.
 CREATE TABLE reminder (
-    {REPLICATED_COLUMNS},
+    
+    id TEXT PRIMARY KEY NOT NULL,
+    origin_branch TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+,
     appointment_id TEXT NOT NULL REFERENCES appointment (id),
     channel TEXT NOT NULL CHECK (channel IN ('sms', 'whatsapp', 'email')),
     status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),

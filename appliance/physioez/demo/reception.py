@@ -17,6 +17,7 @@ from physioez.core.kernel import identity, records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.models import utcnow
+from physioez.core.kernel.settings import Settings
 from physioez.reception.models import Appointment, Patient, Practitioner
 from physioez.reception.services import appointments, patients, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot
@@ -298,3 +299,14 @@ def _play_out(
         if "completed" in steps:
             times["completed_at"] = appointment.end_at
         records.update(appointment, actor, action="appointment.demo_times", **times)
+
+
+def seed(actor: Actor, today: date, settings: Settings) -> str:
+    """The front desk's demo (the installed modules' seeders run in order, in one transaction)."""
+    made = seed_reception(actor, today, settings.branch.timezone)
+    if not any(made.values()):
+        return "front desk already there; left as it was."
+    return (
+        f"{made['practitioners']} practitioners, {made['patients']} patients, "
+        f"{made['appointments']} appointments."
+    )
