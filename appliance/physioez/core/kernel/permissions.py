@@ -15,6 +15,10 @@ from dataclasses import dataclass
 class Permission:
     code: str
     description: str
+    # When a box that predates this permission first sees it, every role holding
+    # ``granted_with`` receives it too (custom roles included), so carving a narrower right
+    # out of an existing one takes nothing away from anybody on upgrade day.
+    granted_with: str | None = None
 
     @property
     def module(self) -> str:
@@ -35,9 +39,29 @@ _ALL = [
     Permission("reception.patients.read", "Find and view patients"),
     Permission("reception.patients.write", "Register and edit patients, upload their documents"),
     Permission("reception.patients.merge", "Merge duplicate patient records"),
+    Permission(
+        "reception.documents.identity.read",
+        "Open patients' identity documents (ID card scans)",
+        granted_with="reception.patients.write",
+    ),
+    Permission(
+        "reception.documents.clinical.read",
+        "Open patients' clinical documents: reports, scans and referral letters",
+        granted_with="clinical.notes.read",
+    ),
     Permission("reception.appointments.read", "See the appointment book"),
     Permission("reception.appointments.write", "Book, move and cancel appointments"),
+    Permission(
+        "reception.appointments.any_practitioner",
+        "Book, move, cancel and check in any practitioner's appointments, not only one's own",
+        granted_with="reception.appointments.write",
+    ),
     Permission("reception.attendance.write", "Check patients in and mark sessions and no-shows"),
+    Permission(
+        "reception.feeds.manage",
+        "Make and revoke calendar links to one's own diary (every diary with schedule rights)",
+        granted_with="reception.appointments.read",
+    ),
     Permission("reception.inquiries.manage", "Take inquiries, follow them up, convert them"),
     Permission(
         "reception.schedule.manage", "Set hours, leave, rooms, appointment types, clash rules"
@@ -92,12 +116,19 @@ class DefaultRole:
 
 
 _SHELL = ("core.shell.use",)
-# Clinicians read the book and run their own sessions (start, end) from it.
-_CLINICAL_READ = (
+# Clinicians read the book and run their own sessions (start, end) from it; without
+# reception.appointments.any_practitioner that is their own appointments only. They open
+# reports and referral letters, not identity scans.
+_CLINICIAN = (
     "reception.patients.read",
     "reception.appointments.read",
     "reception.attendance.write",
+    "reception.feeds.manage",
+    "reception.documents.clinical.read",
 )
+# Front-desk roles that are not clinicians: everything of reception's they are given except
+# clinical documents, which only clinicians (and whoever runs the branch) open.
+_DESK_EXCLUDED = ("reception.documents.clinical.read",)
 
 DEFAULT_ROLES: tuple[DefaultRole, ...] = (
     DefaultRole("owner", "Owner", "Everything, in every module", tuple(REGISTRY)),
@@ -119,7 +150,7 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
         (
             *_SHELL,
             *_with_prefixes("admin.staff", "admin.audit"),
-            *_with_prefixes("reception."),
+            *(code for code in _with_prefixes("reception.") if code not in _DESK_EXCLUDED),
             "analytics.branch.view",
         ),
     ),
@@ -132,7 +163,8 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
             *(
                 code
                 for code in _with_prefixes("reception.")
-                if code not in ("reception.patients.merge", "reception.schedule.manage")
+                if code
+                not in ("reception.patients.merge", "reception.schedule.manage", *_DESK_EXCLUDED)
             ),
             # The desk checks patients out: bills sessions, takes money, prints receipts.
             "billing.invoices.read",
@@ -143,13 +175,13 @@ DEFAULT_ROLES: tuple[DefaultRole, ...] = (
         "therapist",
         "Therapist",
         "Clinical records, own appointment book, co-signs juniors",
-        (*_SHELL, *_CLINICAL_READ, *_with_prefixes("clinical.")),
+        (*_SHELL, *_CLINICIAN, *_with_prefixes("clinical.")),
     ),
     DefaultRole(
         "junior_therapist",
         "Junior therapist",
         "Writes notes that a therapist co-signs",
-        (*_SHELL, *_CLINICAL_READ, "clinical.notes.read", "clinical.notes.write"),
+        (*_SHELL, *_CLINICIAN, "clinical.notes.read", "clinical.notes.write"),
     ),
     DefaultRole(
         "billing",
@@ -188,3 +220,6 @@ DEFAULT_ROLE_CODES = tuple(role.code for role in DEFAULT_ROLES)
 for _role in DEFAULT_ROLES:
     for _code in _role.permissions:
         require_known(_code)
+for _permission in _ALL:
+    if _permission.granted_with is not None:
+        require_known(_permission.granted_with)
