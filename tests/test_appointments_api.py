@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from physioez.core.kernel.models import AuditEvent
+from physioez.core.kernel.models import AuditEvent, Staff
 from physioez.reception.models import Appointment
+from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, at
 
 
@@ -76,7 +77,7 @@ def test_bad_input_is_422_and_writes_nothing(clinic, client_for):
     assert Appointment.select().count() == 0
 
 
-def test_permissions(clinic, client_for):
+def test_permissions(app, clinic, client_for):
     billing = client_for("billing")
     assert billing.post("/api/v1/appointments", json=body(clinic)).status_code == 403
     assert billing.get(f"/api/v1/appointments?day={MONDAY}").status_code == 403
@@ -84,8 +85,16 @@ def test_permissions(clinic, client_for):
     assert therapist.post("/api/v1/appointments", json=body(clinic)).status_code == 403
     booked = client_for("receptionist").post("/api/v1/appointments", json=body(clinic))
     appointment_id = booked.get_json()["id"]
+    # A therapist checks in their own patients only (see test_scope.py for every role).
+    refused = therapist.put(
+        f"/api/v1/appointments/{appointment_id}/status", json={"status": "arrived"}
+    )
     assert (
-        therapist.put(
+        refused.status_code == 403 and "only appointments with you" in refused.get_json()["error"]
+    )
+    rao = sign_in_client(app.test_client(), Staff.get_by_id(clinic.rao.staff_id))
+    assert (
+        rao.put(
             f"/api/v1/appointments/{appointment_id}/status", json={"status": "arrived"}
         ).status_code
         == 200

@@ -234,3 +234,46 @@ def test_fetch_by_id_reads_the_same_row_as_peewee(app, make_staff, system_actor)
         records.soft_delete(fetched, system_actor)
     # Deleted rows are still found: callers decide what a tombstone means to them.
     assert fetch_by_id(Staff, staff.id).deleted_at is not None
+
+
+def test_an_upgrade_carves_scoped_permissions_out_of_the_ones_they_narrow(app, system_actor):
+    """A box from before scoped access: desk roles keep working on every diary and reading
+    ID scans, custom ones included; therapists become scoped to their own appointments."""
+    from physioez.core.kernel import identity
+
+    scoped = (
+        "reception.appointments.any_practitioner",
+        "reception.documents.identity.read",
+        "reception.documents.clinical.read",
+        "reception.feeds.manage",
+    )
+    for role in Role.select():
+        records.update(
+            role, system_actor, permissions=[c for c in role.permissions if c not in scoped]
+        )
+    records.create(
+        Role,
+        system_actor,
+        code="front_desk_lead",
+        name="Front-desk lead",
+        permissions=["core.shell.use", "reception.appointments.write", "reception.patients.write"],
+    )
+    with write_transaction():
+        database.execute_sql("DELETE FROM permission_catalog WHERE code IN (?, ?, ?, ?)", scoped)
+
+    identity.ensure_default_roles(system_actor)
+
+    def held(code: str) -> set[str]:
+        return set(scoped) & set(Role.get(Role.code == code).permissions)
+
+    assert held("front_desk_lead") == {
+        "reception.appointments.any_practitioner",
+        "reception.documents.identity.read",
+    }
+    assert held("receptionist") == {
+        "reception.appointments.any_practitioner",
+        "reception.documents.identity.read",
+        "reception.feeds.manage",
+    }
+    assert held("therapist") == {"reception.documents.clinical.read", "reception.feeds.manage"}
+    assert held("billing") == set()

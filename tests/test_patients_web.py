@@ -210,7 +210,7 @@ def test_documents_over_the_api(app, client_for):
     pdf = b"%PDF-1.7\n" + b"%" * 3000
     response = desk.post(
         url,
-        data={"kind": "referral_letter", "file": (io.BytesIO(pdf), "letter.pdf")},
+        data={"kind": "insurance", "file": (io.BytesIO(pdf), "card.pdf")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.get_json()

@@ -10,6 +10,7 @@ import pytest
 from physioez.billing.services import invoicing, payments, pricing
 from physioez.billing.services.policy import BillingPolicy
 from physioez.core.kernel import identity, records
+from physioez.core.kernel.db import database
 from physioez.core.kernel.models import Role
 from physioez.core.kernel.permissions import DEFAULT_ROLES, PUBLIC, REGISTRY
 from physioez.core.web.access import declared_permission
@@ -26,6 +27,10 @@ EXPECTED_PUBLIC = {
     "openapi",
     "reception.calendar_feed",  # the token in the URL is the credential
 }
+
+
+# Permissions that only let a person look; a route declaring one must never write.
+READ_ONLY = (".read", ".view")
 
 
 def _routes(app):
@@ -161,6 +166,15 @@ def matrix_targets(app, make_staff, system_actor, clinic):
     }
 
 
+def _changes_so_far() -> tuple[int, int]:
+    """Mutations audited and rows queued for head office: a GET, or any route that needs
+    only a read-only permission, must move neither."""
+    return database.execute_sql(
+        "SELECT (SELECT count(*) FROM audit_event WHERE kind = 'mutation'), "
+        "(SELECT count(*) FROM outbox)"
+    ).fetchone()
+
+
 @pytest.mark.parametrize("role", [role.code for role in DEFAULT_ROLES])
 def test_role_route_matrix(app, make_staff, matrix_targets, role):
     granted = next(r.permissions for r in DEFAULT_ROLES if r.code == role)
@@ -176,8 +190,11 @@ def test_role_route_matrix(app, make_staff, matrix_targets, role):
             url = url.replace(f"<{name}>", value)
         assert "<" not in url, f"no matrix value for {rule.rule}"
         sign_in_client(client, staff)  # Fresh each time: sign-out and lock must not leak.
+        before = _changes_so_far()
         response = client.open(url, method=method, json={} if url.startswith("/api/") else None)
         assert response.status_code < 500, f"{role}: {method} {url} -> {response.status_code}"
+        if method == "GET" or permission.endswith(READ_ONLY):
+            assert _changes_so_far() == before, f"{role}: {method} {url} changed data"
         refused_for = response.headers.get("X-Refused-Permission")
         if permission in granted:
             assert response.status_code != 401 and refused_for is None, (

@@ -25,14 +25,40 @@ MODULE = Module(
         ),
         Permission("reception.patients.merge", "Merge duplicate patient records", _MANAGERS),
         Permission(
+            "reception.documents.identity.read",
+            "Open patients' identity documents (ID card scans)",
+            _DESK,
+            granted_with="reception.patients.write",
+        ),
+        # Reports and referral letters: clinicians and whoever runs the branch, not the desk.
+        Permission(
+            "reception.documents.clinical.read",
+            "Open patients' clinical documents: reports, scans and referral letters",
+            ("branch_manager", *_CLINICIANS),
+            granted_with="clinical.notes.read",
+        ),
+        Permission(
             "reception.appointments.read", "See the appointment book", (*_DESK, *_CLINICIANS)
         ),
         Permission("reception.appointments.write", "Book, move and cancel appointments", _DESK),
+        # Without it, a person changes only the appointments of their own diary.
+        Permission(
+            "reception.appointments.any_practitioner",
+            "Book, move, cancel and check in any practitioner's appointments, not only one's own",
+            _DESK,
+            granted_with="reception.appointments.write",
+        ),
         # Clinicians run their own sessions (start, end) from the book.
         Permission(
             "reception.attendance.write",
             "Check patients in and mark sessions and no-shows",
             (*_DESK, *_CLINICIANS),
+        ),
+        Permission(
+            "reception.feeds.manage",
+            "Make and revoke calendar links to one's own diary (every diary with schedule rights)",
+            (*_DESK, *_CLINICIANS),
+            granted_with="reception.appointments.read",
         ),
         Permission(
             "reception.inquiries.manage", "Take inquiries, follow them up, convert them", _DESK

@@ -109,11 +109,13 @@ def validate_roles(role_codes: Iterable[str]) -> list[str]:
 
 
 def ensure_default_roles(actor: Actor) -> int:
-    """Create missing default roles and hand newly shipped permissions to them.
+    """Create missing default roles and hand newly shipped permissions to roles.
 
     An admin may have taken a permission away from a role on purpose, so only permissions
-    this box has never seen before (per ``permission_catalog``) are added on an upgrade.
-    Returns how many roles were created or extended.
+    this box has never seen before (per ``permission_catalog``) are added on an upgrade: to
+    the default roles that ship with them, and to any role holding the permission they were
+    carved out of (``Permission.granted_with``). Returns how many roles were created or
+    extended.
     """
     changed = 0
     with write_transaction():
@@ -123,9 +125,11 @@ def ensure_default_roles(actor: Actor) -> int:
         }
         new_codes = set(REGISTRY) - seen
         roles = {role.code: role for role in Role.select()}
+        defaults = {default.code: default for default in DEFAULT_ROLES}
+        created = set()
         for default in DEFAULT_ROLES:
-            role = roles.get(default.code)
-            if role is None:
+            if default.code not in roles:
+                created.add(default.code)
                 records.create(
                     Role,
                     actor,
@@ -137,19 +141,27 @@ def ensure_default_roles(actor: Actor) -> int:
                     builtin=True,
                 )
                 changed += 1
-                continue
-            added = (new_codes & set(default.permissions)) - set(role.permissions)
-            if seen and added:
-                records.update(
-                    role,
-                    actor,
-                    action="role.permissions_upgraded",
-                    permissions=sorted(set(role.permissions) | added),
-                )
-                changed += 1
-        if new_codes:
-            for code in sorted(new_codes):
-                database.execute_sql("INSERT INTO permission_catalog (code) VALUES (?)", (code,))
+        if seen and new_codes:
+            for role in roles.values():
+                if role.deleted_at is not None or role.code in created:
+                    continue
+                held = set(role.permissions)
+                shipped = set(defaults[role.code].permissions) if role.code in defaults else set()
+                added = {
+                    code
+                    for code in new_codes
+                    if code in shipped or REGISTRY[code].granted_with in held
+                } - held
+                if added:
+                    records.update(
+                        role,
+                        actor,
+                        action="role.permissions_upgraded",
+                        permissions=sorted(held | added),
+                    )
+                    changed += 1
+        for code in sorted(new_codes):
+            database.execute_sql("INSERT INTO permission_catalog (code) VALUES (?)", (code,))
     return changed
 
 

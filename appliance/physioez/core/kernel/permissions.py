@@ -25,6 +25,11 @@ class Permission:
     # manage a person who holds it, so no role can climb to owner. Day-to-day clinical,
     # front-desk and billing rights stay grantable by whoever manages staff.
     governance: bool = False
+    # When a box that predates this permission first sees it, every role holding
+    # ``granted_with`` receives it too (custom roles included), so carving a narrower right
+    # out of an existing one takes nothing away from anybody on upgrade day. It may name a
+    # code of a module not installed here: roles keep the codes they were given.
+    granted_with: str | None = None
 
     @property
     def module(self) -> str:

@@ -41,6 +41,7 @@ from physioez.reception.services.schedule_setup import (
     get_type,
     hours_between,
 )
+from physioez.reception.services.scope import require_own_diary
 
 # The longest appointment a type allows; bounds the index scan for overlapping bookings.
 LONGEST = timedelta(minutes=480)
@@ -291,6 +292,7 @@ def book(
 ) -> Appointment:
     """Put an appointment in the book, or raise :class:`ClashRefused` naming the clash."""
     _validate(slot)
+    require_own_diary(actor, slot.practitioner_id)
     # Read what cannot change under us before taking the write lock: the lock is the queue.
     appointment_type = get_type(slot.type_id)
     with write_transaction():
@@ -339,11 +341,14 @@ def reschedule(
     timezone: str,
     override_reason: str = "",
 ) -> Appointment:
+    practitioner_id = practitioner_id or appointment.practitioner_id
+    # Out of someone else's diary, or into it: either way a change to their diary.
+    require_own_diary(actor, appointment.practitioner_id, practitioner_id)
     if appointment.status not in ("booked", "confirmed"):
         raise Conflict(f"A {appointment.status.replace('_', ' ')} appointment cannot be moved.")
     slot = Slot(
         patient_id=appointment.patient_id,
-        practitioner_id=practitioner_id or appointment.practitioner_id,
+        practitioner_id=practitioner_id,
         type_id=appointment.type_id,
         start=start,
         resource_ids=tuple(appointment.resource_ids),
@@ -386,6 +391,7 @@ STATUS_EVENTS = {
 
 
 def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointment:
+    require_own_diary(actor, appointment.practitioner_id)
     if status == "cancelled":
         raise InvalidInput("Cancel with a reason instead.", field="status")
     allowed = TRANSITIONS.get(appointment.status, set())
@@ -421,6 +427,7 @@ def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointme
 def cancel(
     actor: Actor, appointment: Appointment, reason: str, late_cancel_hours: int
 ) -> Appointment:
+    require_own_diary(actor, appointment.practitioner_id)
     if appointment.status not in ("booked", "confirmed"):
         raise Conflict(f"A {appointment.status.replace('_', ' ')} appointment cannot be cancelled.")
     reason = reason.strip()

@@ -38,6 +38,7 @@ from physioez.reception.models import (
     PatientConsent,
     PatientDocument,
 )
+from physioez.reception.services.scope import require_document_access
 
 # --- input ---------------------------------------------------------------------------------
 
@@ -386,6 +387,7 @@ def read_document(
     actor: Actor, document: PatientDocument, keyring: Keyring, documents_dir: Path
 ) -> bytes:
     """Decrypt a document for someone who opened it; the opening is audited."""
+    require_document_access(actor, document)
     data = read_encrypted(keyring, documents_dir, document.id)
     record_read(actor, "patient_document", document.id, purpose="opened at the front desk")
     return data

@@ -3,6 +3,7 @@ and the today board. Times in forms are the branch's local wall-clock times."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,14 @@ from physioez.reception.models import (
     AppointmentType,
     Resource,
 )
-from physioez.reception.services import appointments, daybook, patients, schedule_setup, series
+from physioez.reception.services import (
+    appointments,
+    daybook,
+    patients,
+    schedule_setup,
+    scope,
+    series,
+)
 from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.services.recurrence import SeriesRule
 from physioez.reception.views import bp
@@ -67,6 +75,8 @@ def _active_resources() -> list[Resource]:
 def day_book():
     day = _day_arg()
     by_room = request.args.get("view") == "rooms"
+    can_book = can("reception.appointments.write")
+    may_change = scope.diary_check(current_actor())
     start, end = appointments.local_day_span(day, _zone_name())
     entries = [
         e for e in appointments.entries_between(start, end) if e.appointment.status != "cancelled"
@@ -106,15 +116,17 @@ def day_book():
         next_day=day + timedelta(days=1),
         today=branch_today(),
         statuses=APPOINTMENT_STATUSES,
-        can_book=can("reception.appointments.write"),
+        can_book=can_book,
+        may_change=may_change,
         empty_cell=_empty_cells(
-            grid, day, linkable=can("reception.appointments.write") and not by_room
+            grid, day, linkable=lambda key: can_book and not by_room and may_change(key)
         ),
     )
 
 
-def _empty_cells(grid: daybook.DayGrid, day: date, *, linkable: bool):
-    """A function drawing one free or off-hours cell, its HTML prepared once per column.
+def _empty_cells(grid: daybook.DayGrid, day: date, *, linkable: Callable[[str], bool]):
+    """A function drawing one free or off-hours cell, its HTML prepared once per column;
+    ``linkable(column key)``: whether that column's free cells offer a booking link.
 
     A busy branch's day has well over a thousand empty cells; drawing each with template
     expressions was most of the page's time.
@@ -122,7 +134,7 @@ def _empty_cells(grid: daybook.DayGrid, day: date, *, linkable: bool):
     shapes = {}
     for column in grid.columns:
         key = escape(column.key)
-        if linkable:
+        if linkable(column.key):
             url = escape(
                 url_for("reception.booking_new", practitioner_id=column.key, date=day.isoformat())
             )
@@ -167,13 +179,15 @@ def week_book():
     grid = daybook.build_week(
         monday, _zone_name(), entries, hours.availability.get(practitioner.id, [])
     )
+    values = _week_page_values(monday)
+    values["can_book"] = values["can_book"] and scope.diary_check(current_actor())(practitioner.id)
     return render_template(
         "reception/week_book.html",
         by_room=False,
         grid=grid,
         practitioner=practitioner,
         practitioners=practitioners,
-        **_week_page_values(monday),
+        **values,
     )
 
 
@@ -245,7 +259,7 @@ def _booking_form(
         values=values,
         found=patients.search(query, limit=10) if query and not chosen else [],
         chosen=chosen,
-        practitioners=schedule_setup.active_practitioners(),
+        practitioners=_changeable_practitioners(),
         types=_types(),
         error=error.message if error else None,
         field=error.field if error else None,
@@ -257,6 +271,12 @@ def _booking_form(
         ),
         today=branch_today(),
     ), status
+
+
+def _changeable_practitioners() -> list:
+    """The practitioners whose diaries the person may book into or move appointments to."""
+    may_change = scope.diary_check(current_actor())
+    return [p for p in schedule_setup.active_practitioners() if may_change(p.id)]
 
 
 def _slot_from(values) -> Slot:
@@ -350,11 +370,12 @@ def _appointment_page(
     return render_template(
         "reception/appointment_detail.html",
         appointment=appointment,
+        may_change=scope.diary_check(current_actor())(appointment.practitioner_id),
         local_start=appointment.start_at.astimezone(zone),
         local_end=appointment.end_at.astimezone(zone),
         statuses=APPOINTMENT_STATUSES,
         next_statuses=sorted(appointments.TRANSITIONS.get(appointment.status, ())),
-        practitioners=schedule_setup.active_practitioners(),
+        practitioners=_changeable_practitioners(),
         error=error.message if error else None,
         clashes=clashes,
         needs_override=needs_override,
@@ -465,4 +486,5 @@ def today():
         day=day,
         zone=ZoneInfo(_zone_name()),
         statuses=APPOINTMENT_STATUSES,
+        may_change=scope.diary_check(current_actor()),
     )

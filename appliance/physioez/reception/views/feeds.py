@@ -28,20 +28,28 @@ def _allowed(practitioner_id: str) -> Practitioner:
     raise Forbidden("You can only manage your own calendar link.")
 
 
-@bp.route("/feeds", methods=["GET", "POST"])
-@requires("reception.appointments.read")
-def feed_list():
-    new_url = None
-    if request.method == "POST":
-        practitioner = _allowed(request.form.get("practitioner_id", ""))
-        _, token = feeds.create_feed(current_actor(), practitioner.id)
-        new_url = url_for("reception.calendar_feed", token=token, _external=True)
+def _feeds_page(new_url: str | None = None):
     rows = [(p, feeds.feeds_of(p.id)) for p in _manageable()]
     return render_template("reception/feeds.html", rows=rows, new_url=new_url)
 
 
-@bp.post("/feeds/<feed_id>/revoke")
+@bp.get("/feeds")
 @requires("reception.appointments.read")
+def feed_list():
+    return _feeds_page()
+
+
+@bp.post("/feeds")
+@requires("reception.feeds.manage")
+def feed_create():
+    practitioner = _allowed(request.form.get("practitioner_id", ""))
+    _, token = feeds.create_feed(current_actor(), practitioner.id)
+    # The link is shown on this answer only: it is not stored, so no redirect can show it.
+    return _feeds_page(url_for("reception.calendar_feed", token=token, _external=True))
+
+
+@bp.post("/feeds/<feed_id>/revoke")
+@requires("reception.feeds.manage")
 def feed_revoke(feed_id: str):
     feed = CalendarFeed.get_or_none(CalendarFeed.id == feed_id)
     if feed is None:

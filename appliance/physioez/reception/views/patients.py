@@ -21,7 +21,7 @@ from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.security import allows_upload
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument
-from physioez.reception.services import patients
+from physioez.reception.services import patients, scope
 from physioez.reception.views import bp
 
 
@@ -141,6 +141,7 @@ def _patient_page(patient, *, error: ServiceError | None = None, status: int = 2
             .order_by(PatientDocument.created_at.desc())
         ),
         document_kinds=DOCUMENT_KINDS,
+        may_open=scope.document_check(current_actor()),
         missing=patients.missing_documents(patient, settings.reception.required_documents),
         max_document_mb=settings.reception.max_document_mb,
         error=error.message if error else None,

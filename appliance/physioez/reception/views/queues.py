@@ -74,22 +74,28 @@ def waitlist_update(entry_id: str):
     return redirect(url_for("reception.waitlist_page"))
 
 
-@bp.route("/reminders", methods=["GET", "POST"])
+@bp.get("/reminders")
 @requires("reception.appointments.read")
 def reminder_queue():
     settings = current_app.config["PHYSIOEZ"]
     tomorrow = branch_today() + timedelta(days=1)
-    if request.method == "POST":
-        counts = reminders.queue_for_day(current_actor(), tomorrow, settings.branch.timezone)
-        flash(
-            f"{counts['queued']} reminders queued; {counts['no_consent']} not sent for lack "
-            "of consent or contact details.",
-            "success",
-        )
-        return redirect(url_for("reception.reminder_queue"))
     return render_template(
         "reception/reminders.html",
         day=tomorrow,
         queue=reminders.queue_for(tomorrow, settings.branch.timezone),
         zone=ZoneInfo(settings.branch.timezone),
     )
+
+
+@bp.post("/reminders")
+@requires("reception.appointments.write")
+def reminder_queue_run():
+    tomorrow = branch_today() + timedelta(days=1)
+    timezone = current_app.config["PHYSIOEZ"].branch.timezone
+    counts = reminders.queue_for_day(current_actor(), tomorrow, timezone)
+    flash(
+        f"{counts['queued']} reminders queued; {counts['no_consent']} not sent for lack "
+        "of consent or contact details.",
+        "success",
+    )
+    return redirect(url_for("reception.reminder_queue"))
