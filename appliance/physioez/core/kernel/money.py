@@ -58,11 +58,3 @@ def percent_of(minor: int, basis_points: int) -> int:
     """``basis_points`` / 100 percent of ``minor``, rounded half up to a whole minor unit."""
     exact = Decimal(minor) * Decimal(basis_points) / Decimal(10_000)
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def split_evenly(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` whole-unit shares that add up exactly; earlier shares get the rest."""
-    if parts <= 0:
-        raise ValueError("parts must be positive")
-    share, rest = divmod(total, parts)
-    return [share + (1 if index < rest else 0) for index in range(parts)]

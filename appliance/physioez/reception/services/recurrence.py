@@ -57,7 +57,6 @@ MAX_DURATION_MINUTES = 480
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DU_FREQ = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
 _DU_WEEKDAY = dict(zip(WEEKDAYS, (du.MO, du.TU, du.WE, du.TH, du.FR, du.SA, du.SU), strict=True))
-_SUPPORTED_PARTS = ("FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST")
 _DATE = re.compile(r"\d{8}")
 _UTC_DATETIME = re.compile(r"\d{8}T\d{6}Z")
 _FLOATING_DATETIME = re.compile(r"\d{8}T\d{6}")
@@ -188,69 +187,6 @@ class SeriesRule:
             instant = _end_of_local_day_utc(self.until, _zone(self.timezone))
             parts.append("UNTIL=" + instant.strftime("%Y%m%dT%H%M%SZ"))
         return ";".join(parts)
-
-    @classmethod
-    def from_rrule_string(
-        cls, text: str, local_start: datetime, duration_minutes: int, timezone: str
-    ) -> SeriesRule:
-        """Parse an RRULE value (optionally prefixed ``RRULE:``) back into a rule.
-
-        The inverse of :meth:`to_rrule_string`. Anything outside the supported subset is refused
-        with a message naming the part, rather than silently ignored, so a rule imported from
-        another calendar never produces different sessions than its author intended.
-        ``UNTIL`` may be a UTC date-time (the RFC form), a date, or a floating local date-time.
-        """
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("The repeat rule is empty.")
-        value = text.strip()
-        if "\n" in value or "\r" in value:
-            raise ValueError("Give only the RRULE value, on one line, without DTSTART.")
-        if value.upper().startswith("RRULE:"):
-            value = value[len("RRULE:") :]
-        parts: dict[str, str] = {}
-        for piece in value.split(";"):
-            name, sep, part_value = piece.partition("=")
-            name = name.strip().upper()
-            if not sep or not name:
-                raise ValueError(f"Cannot read '{piece}' in the repeat rule; expected NAME=VALUE.")
-            if name not in _SUPPORTED_PARTS:
-                raise ValueError(
-                    f"The repeat rule part {name} is not supported; "
-                    "use only FREQ, INTERVAL, BYDAY, COUNT and UNTIL."
-                )
-            if name in parts:
-                raise ValueError(f"The repeat rule gives {name} more than once.")
-            parts[name] = part_value.strip().upper()
-
-        if "FREQ" not in parts:
-            raise ValueError("The repeat rule needs FREQ (DAILY or WEEKLY).")
-        if parts["FREQ"] not in FREQUENCIES:
-            raise ValueError(
-                f"Only daily and weekly series are supported (the rule says {parts['FREQ']})."
-            )
-        if parts.get("WKST", "MO") != "MO":
-            raise ValueError("Only weeks starting on Monday (WKST=MO) are supported.")
-
-        interval = _parse_whole_number(parts, "INTERVAL", default=1)
-        count = _parse_whole_number(parts, "COUNT", default=None)
-        weekdays: tuple[str, ...] = ()
-        if "BYDAY" in parts:
-            weekdays = _parse_byday(parts["BYDAY"])
-        until = None
-        if "UNTIL" in parts and isinstance(local_start, datetime):
-            until = _parse_until(parts["UNTIL"], local_start, _zone(timezone))
-        elif "UNTIL" in parts:
-            until = date.min  # let __post_init__ report the missing start time first
-        return cls(
-            freq=parts["FREQ"],
-            interval=interval,
-            weekdays=weekdays,
-            count=count,
-            until=until,
-            local_start=local_start,
-            duration_minutes=duration_minutes,
-            timezone=timezone,
-        )
 
 
 @dataclass(frozen=True)
@@ -383,51 +319,3 @@ def _end_of_local_day_utc(day: date, zone: ZoneInfo) -> datetime:
     """The last UTC second that is still ``day`` on the branch clock (robust to DST at 00:00)."""
     _, next_midnight = _resolve_wall_time(datetime.combine(day + timedelta(days=1), time()), zone)
     return next_midnight - timedelta(seconds=1)
-
-
-def _parse_whole_number(parts: dict[str, str], name: str, default: int | None) -> int | None:
-    if name not in parts:
-        return default
-    text = parts[name]
-    if not text.isascii() or not text.isdigit():
-        raise ValueError(f"{name} in the repeat rule must be a whole number (it says '{text}').")
-    return int(text)
-
-
-def _parse_byday(text: str) -> tuple[str, ...]:
-    days = [day.strip() for day in text.split(",")]
-    for day in days:
-        if _ORDINAL_WEEKDAY.fullmatch(day):
-            raise ValueError(
-                f"Weekdays with a position, like {day} (a numbered weekday of the month or "
-                "year), are not supported."
-            )
-        if day not in WEEKDAYS:
-            raise ValueError(f"Unknown weekday '{day}'; use MO, TU, WE, TH, FR, SA or SU.")
-    return tuple(days)
-
-
-def _parse_until(text: str, local_start: datetime, zone: ZoneInfo) -> date:
-    """The inclusive last date on the branch clock that an RRULE ``UNTIL`` allows.
-
-    A date-time ``UNTIL`` includes a session only if the session starts at or before it, so
-    when the session on the ``UNTIL`` date starts later than that, the last date is the day
-    before. For our own end-of-day ``UNTIL`` this never happens, which makes the round trip exact.
-    """
-    try:
-        if _DATE.fullmatch(text):
-            return datetime.strptime(text, "%Y%m%d").date()
-        if _UTC_DATETIME.fullmatch(text):
-            instant = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            day = instant.astimezone(zone).date()
-            _, session = _resolve_wall_time(datetime.combine(day, local_start.time()), zone)
-            return day - timedelta(days=1) if session > instant else day
-        if _FLOATING_DATETIME.fullmatch(text):
-            wall = datetime.strptime(text, "%Y%m%dT%H%M%S")
-            late = local_start.time() > wall.time()
-            return wall.date() - timedelta(days=1) if late else wall.date()
-    except (ValueError, OverflowError):
-        pass
-    raise ValueError(
-        f"UNTIL '{text}' is not a date like 20260331 or a UTC time like 20260331T182959Z."
-    )
