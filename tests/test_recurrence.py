@@ -486,7 +486,7 @@ def test_module_is_pure() -> None:
         "dataclasses",
         "datetime",
         "itertools",
-        "re",
+        "typing",
         "zoneinfo",
         "dateutil",
     }

@@ -22,7 +22,7 @@ from physioez.core.kernel import identity, policies
 from physioez.core.kernel import migrations as core_migrations
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import Migration, migrate, open_database
-from physioez.core.kernel.events import PoliciesChanged, bus
+from physioez.core.kernel.events import DomainEvent, PoliciesChanged, bus
 from physioez.core.kernel.modules import Module
 from physioez.core.kernel.node import configure_node
 from physioez.core.kernel.settings import Settings, load_settings
@@ -103,7 +103,7 @@ def _follow_policies(app: Flask, file_settings: Settings) -> None:
     """When head office's policies change, requests from then on read the new settings (one
     reference swapped: a request in flight keeps the settings it started with)."""
 
-    def refresh(event: PoliciesChanged) -> None:
+    def refresh(event: DomainEvent) -> None:
         app.config["PHYSIOEZ"] = policies.apply(file_settings)
 
     bus.subscribe(PoliciesChanged, refresh)

@@ -400,8 +400,10 @@ class _DemoDesk:
             self.receive(day, invoice.patient_id, [self.tender(mode, owing, day)], [invoice.id])
 
     def write_off_oldest(self, day: date) -> None:
-        invoice = self.partly_paid_history[0] if self.partly_paid_history else None
-        owing = invoicing.due(invoice) if invoice else 0
+        if not self.partly_paid_history:
+            return
+        invoice = self.partly_paid_history[0]
+        owing = invoicing.due(invoice)
         if not owing:
             return
         invoicing.write_off(

@@ -120,7 +120,7 @@ def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
     settings = _settings()
     checked = None
     try:
-        if cleared:
+        if cleared or value is None:
             policies.require_known(name)
         else:
             try:

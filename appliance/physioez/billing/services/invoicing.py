@@ -123,7 +123,7 @@ def _finish_lines(lines: list[dict], discount_total: int) -> None:
 
 
 def _open_visits(visit_ids: Sequence[str], patient_id: str) -> dict[str, Visit]:
-    visits = {}
+    visits: dict[str, Visit] = {}
     for visit_id in dict.fromkeys(visit_ids):
         visit = fetch_by_id(Visit, visit_id)
         if visit is None or visit.deleted_at is not None:
@@ -176,7 +176,9 @@ def issue_invoice(
             lines=lines,
             subtotal=subtotal,
             discount_total=discount_total,
-            discount_reason=(discount.reason.strip()[:300] if discount_total else ""),
+            discount_reason=(
+                discount.reason.strip()[:300] if discount is not None and discount_total else ""
+            ),
             tax_total=sum(line["tax"] for line in lines),
             total=sum(line["total"] for line in lines),
             visit_ids=list(visits),

@@ -155,7 +155,7 @@ def price_list(day: date) -> list[tuple[BillingService, int, dict[str, int]]]:
         )
         .order_by(BillingService.kind, BillingService.code)
     ):
-        concessions = {}
+        concessions: dict[str, int] = {}
         rows = database.execute_sql(
             "SELECT category, amount FROM billing_price WHERE service_id = ? "
             "AND deleted_at IS NULL AND valid_from <= ? ORDER BY valid_from DESC, created_at DESC",

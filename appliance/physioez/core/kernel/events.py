@@ -10,7 +10,6 @@ a subscriber never sees a change that was rolled back.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections import defaultdict
@@ -76,14 +75,20 @@ def unregister(*event_types: type[DomainEvent]) -> None:
         DECLARED.pop(event_type.name, None)
 
 
-@functools.cache
+_NAMES: dict[type[DomainEvent], frozenset[str]] = {}
+
+
 def names_of(event_type: type[DomainEvent]) -> frozenset[str]:
     """The names a subscriber may use for this type: its own and its ancestors'."""
-    return frozenset(
-        klass.name
-        for klass in event_type.__mro__
-        if isinstance(klass, type) and issubclass(klass, DomainEvent)
-    )
+    names = _NAMES.get(event_type)
+    if names is None:
+        names = frozenset(
+            klass.name
+            for klass in event_type.__mro__
+            if isinstance(klass, type) and issubclass(klass, DomainEvent)
+        )
+        _NAMES[event_type] = names
+    return names
 
 
 class EventBus:

@@ -109,10 +109,35 @@ class Job:
 
 
 def _job(row: tuple) -> Job:
+    (
+        job_id,
+        kind,
+        title,
+        staff_id,
+        state,
+        done,
+        total,
+        note,
+        error,
+        result_path,
+        download_name,
+        created_at,
+        finished_at,
+    ) = row
     return Job(
-        *row[:11],
-        created_at=parse_utc(row[11]),
-        finished_at=parse_utc(row[12]) if row[12] else None,
+        job_id,
+        kind,
+        title,
+        staff_id,
+        state,
+        done,
+        total,
+        note,
+        error,
+        result_path,
+        download_name,
+        created_at=parse_utc(created_at),
+        finished_at=parse_utc(finished_at) if finished_at else None,
     )
 
 

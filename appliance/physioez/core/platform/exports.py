@@ -111,6 +111,7 @@ def _zone(zone: str | tzinfo | None, columns: Sequence[Column]) -> tzinfo | None
 
 
 def _money(value: Any, column: Column) -> Money:
+    currency: str | None
     if isinstance(value, Money):
         minor, currency = value
     else:

@@ -49,12 +49,12 @@ class ScheduledJob:
     """A module's job: ``trigger`` and ``trigger_args`` as APScheduler's ``add_job`` takes them."""
 
     id: str
-    func: Callable[[], None]
+    func: Callable[[], object]  # what it returns is ignored
     trigger: str
     trigger_args: dict[str, Any]
 
 
-def in_own_connection(func: Callable[[], None]) -> Callable[[], None]:
+def in_own_connection(func: Callable[[], object]) -> Callable[[], None]:
     """Run a job on the pool thread's own database connection, closed afterwards."""
 
     def run() -> None:

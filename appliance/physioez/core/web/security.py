@@ -79,7 +79,10 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
         keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
         state = self._state
         if state is None or state[0] != keys:
-            state = (keys, super().get_signing_serializer(app), {})
+            serializer = super().get_signing_serializer(app)
+            if serializer is None:
+                return None
+            state = (keys, serializer, {})
             self._state = state
         return state
 

@@ -60,7 +60,7 @@ class Rule(StrEnum):
 _RULE_ORDER = {rule: index for index, rule in enumerate(Rule)}
 
 
-def _validate_span(what: str, start: object, end: object) -> None:
+def _validate_span(what: str, start: datetime, end: datetime) -> None:
     """Reject what would silently compare wrongly: naive times mix up clinic and UTC time."""
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, datetime):
@@ -70,10 +70,8 @@ def _validate_span(what: str, start: object, end: object) -> None:
                 f"{what}: {name}={value.isoformat()} is naive; pass an aware datetime "
                 "(e.g. datetime(..., tzinfo=UTC) or clinic_time.astimezone(UTC))"
             )
-    if end <= start:  # type: ignore[operator]
-        raise ValueError(
-            f"{what}: end {end.isoformat()} must be after start {start.isoformat()}"  # type: ignore[union-attr]
-        )
+    if end <= start:
+        raise ValueError(f"{what}: end {end.isoformat()} must be after start {start.isoformat()}")
 
 
 def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:

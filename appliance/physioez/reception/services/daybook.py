@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from physioez.reception.models import ACTIVE_STATUSES
+from physioez.reception.models import ACTIVE_STATUSES, Appointment
 from physioez.reception.services.appointments import BookEntry
 from physioez.reception.services.clash import Interval
 
@@ -111,7 +112,8 @@ def build_grid(
             column.working.update(range(start_row, end_row))
     placed: dict[str, list[tuple[int, int, BookEntry]]] = {}
     for entry in entries:
-        key = (column_of or {}).get(entry.appointment.id, entry.appointment.practitioner_id)
+        placed_in = column_of.get(entry.appointment.id) if column_of else None
+        key = placed_in or entry.appointment.practitioner_id
         if key not in by_key:
             continue
         start_row = _row_of(entry.appointment.start_at.astimezone(zone), first)
@@ -159,7 +161,8 @@ def build_week(
     for entry in entries:
         local_day = entry.appointment.start_at.astimezone(zone).date()
         shift = timedelta(days=(local_day - monday).days)
-        appointment = _Moved(entry.appointment, shift)
+        # The proxy stands in for the appointment: the grid reads its attributes only.
+        appointment = cast(Appointment, _Moved(entry.appointment, shift))
         moved.append(BookEntry(appointment, entry.patient, entry.practitioner, entry.type))
         column_of[appointment.id] = local_day.isoformat()
     working: dict[str, list[Interval]] = {}

@@ -433,7 +433,8 @@ def conversion_summary(since: date, until: date, timezone: str | None = None) ->
         .group_by(Inquiry.source, Inquiry.status)
         .tuples()
     )
-    sources = {
+    # Counts are whole numbers; conversion_rate is a fraction, so the lines hold both.
+    sources: dict[str, dict[str, Any]] = {
         source: {"inquiries": 0, "converted": 0, "lost": 0, "conversion_rate": 0.0}
         for source in INQUIRY_SOURCES
     }

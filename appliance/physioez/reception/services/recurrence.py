@@ -39,10 +39,10 @@ stable as long as the rule does. The desk's three edit choices map onto these fu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as du
@@ -55,12 +55,8 @@ MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
 
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_DU_FREQ = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
+_DU_FREQ: dict[str, Any] = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY}
 _DU_WEEKDAY = dict(zip(WEEKDAYS, (du.MO, du.TU, du.WE, du.TH, du.FR, du.SA, du.SU), strict=True))
-_DATE = re.compile(r"\d{8}")
-_UTC_DATETIME = re.compile(r"\d{8}T\d{6}Z")
-_FLOATING_DATETIME = re.compile(r"\d{8}T\d{6}")
-_ORDINAL_WEEKDAY = re.compile(r"[+-]?\d+[A-Z]{2}")
 
 
 def _is_int(value: object) -> bool:
@@ -275,7 +271,7 @@ def _normalise_weekdays(weekdays: object) -> tuple[str, ...]:
 
 def _nominal_starts(rule: SeriesRule, limit: int) -> list[datetime]:
     """The rule's naive wall times from dateutil, before daylight-saving resolution."""
-    kwargs: dict[str, object] = {
+    kwargs: dict[str, Any] = {
         "dtstart": rule.local_start,
         "interval": rule.interval,
         # Explicit, because dateutil defaults to calendar.firstweekday(), which is global

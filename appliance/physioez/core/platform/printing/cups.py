@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 
@@ -150,7 +151,7 @@ def _server_label(server: str | None) -> str:
 
 
 @contextmanager
-def _connection(server: str | None) -> Iterator[object]:
+def _connection(server: str | None) -> Iterator[Any]:  # a cups.Connection (untyped)
     import cups
 
     host, port = _split_server(server)
