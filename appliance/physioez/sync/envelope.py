@@ -22,6 +22,8 @@ from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
+from physioez.core.kernel.canonical import canonical_json
+
 PROTOCOL = 1
 # Head office applies batches of the schema versions it knows: this one and the one before,
 # so branches can be upgraded one at a time (head office first).
@@ -91,7 +93,7 @@ class Batch:
             "schema_version": self.schema_version,
             "rows": self.rows,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class DigestRequest:
             "branch": self.branch,
             "as_of_seq": self.as_of_seq,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class PullRequest:
             "branch": self.branch,
             "after_hq_seq": self.after_hq_seq,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class DownBatch:
             "rows": self.rows,
             "more": self.more,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 def derived_box_key(seed: bytes) -> PrivateKey:
