@@ -6,8 +6,9 @@ process-level lock, then ``BEGIN IMMEDIATE``. Readers never take the lock; WAL l
 beside the single writer.
 
 Every connection is opened ``query_only``, and only the write path lifts that for the length of
-its transaction: a write anywhere else fails loudly (``ReadOnlyError``) instead of quietly
-competing for SQLite's lock without the audit and outbox rows the write path adds.
+its transaction: a write anywhere else fails loudly ("attempt to write a readonly database")
+instead of quietly competing for SQLite's lock without the audit and outbox rows the write path
+adds.
 """
 
 from __future__ import annotations
