@@ -674,7 +674,7 @@ class BillingHistory:
 
     def __init__(self, b: Builder):
         from physioez.billing.services import ledger, numbering
-        from physioez.core.kernel.models import canonical_json
+        from physioez.core.kernel.canonical import canonical_json
         from physioez.core.kernel.money import percent_of
         from physioez.demo.billing import tender_reference
 
@@ -1042,7 +1042,7 @@ def bulk_insert(db_path: Path, params: Params, log: Callable[[str], None]) -> di
 
     from physioez.core.kernel import identity
     from physioez.core.kernel.audit import GENESIS_HASH, _event_hash
-    from physioez.core.kernel.models import canonical_json
+    from physioez.core.kernel.canonical import canonical_json
 
     now_ms = (int(time.time()) // 60) * 60_000
     b = Builder(params, now_ms)

@@ -39,7 +39,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from common import BenchError, check_levels, goal_line, machine_info, machine_load, write_report
-from physioez.core.kernel.models import canonical_json
+from physioez.core.kernel.canonical import canonical_json
 from physioez.hq import store
 from physioez.sync import envelope
 from physioez.sync.mqtt import BrokerSettings, connect, new_client

@@ -110,9 +110,10 @@ def test_chain_verifies_then_names_the_first_tampered_event(app, make_staff):
     victim = AuditEvent.select().order_by(AuditEvent.seq).offset(5).first()
     after = json.loads(victim.after)
     after["name"] = "Tampered"
-    database.execute_sql(
-        "UPDATE audit_event SET after = ? WHERE seq = ?", (json.dumps(after), victim.seq)
-    )
+    with write_transaction():
+        database.execute_sql(
+            "UPDATE audit_event SET after = ? WHERE seq = ?", (json.dumps(after), victim.seq)
+        )
     result = verify_chain()
     assert not result.ok
     assert result.first_break.seq == victim.seq and result.first_break.event_id == victim.id
@@ -123,7 +124,8 @@ def test_chain_verifies_then_names_the_first_tampered_event(app, make_staff):
 def test_a_deleted_event_breaks_the_link_of_the_next(app, make_staff):
     make_staff("receptionist")
     victim = AuditEvent.select().order_by(AuditEvent.seq).offset(3).first()
-    database.execute_sql("DELETE FROM audit_event WHERE seq = ?", (victim.seq,))
+    with write_transaction():
+        database.execute_sql("DELETE FROM audit_event WHERE seq = ?", (victim.seq,))
     result = verify_chain()
     assert not result.ok and result.first_break.seq == victim.seq + 1
     assert "removed or altered" in result.first_break.reason
@@ -137,10 +139,11 @@ def test_rehashing_a_tampered_event_is_still_caught_by_the_next_link(app, make_s
     victim = AuditEvent.select().order_by(AuditEvent.seq).offset(2).first()
     victim.action = "role.forged"
     fields = {name: getattr(victim, name) for name in _HASHED_FIELDS}
-    database.execute_sql(
-        "UPDATE audit_event SET action = ?, hash = ? WHERE seq = ?",
-        ("role.forged", _event_hash(victim.prev_hash, fields), victim.seq),
-    )
+    with write_transaction():
+        database.execute_sql(
+            "UPDATE audit_event SET action = ?, hash = ? WHERE seq = ?",
+            ("role.forged", _event_hash(victim.prev_hash, fields), victim.seq),
+        )
     result = verify_chain()
     assert result.first_break.seq == victim.seq + 1
 

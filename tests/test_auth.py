@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from physioez.core.kernel import identity
-from physioez.core.kernel.db import database
+from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.models import ApiToken, AuditEvent, Staff, format_utc, utcnow
 from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign_in_client
 
@@ -14,10 +14,11 @@ from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign
 def set_session_times(sid, **times):
     """Age a session on the box, as if time had passed."""
     for column, value in times.items():
-        database.execute_sql(
-            f"UPDATE staff_session SET {column} = ? WHERE sid = ?",  # noqa: S608 - test-only
-            (format_utc(value), sid),
-        )
+        with write_transaction():
+            database.execute_sql(
+                f"UPDATE staff_session SET {column} = ? WHERE sid = ?",  # noqa: S608 - test-only
+                (format_utc(value), sid),
+            )
 
 
 def sign_in(client, username, password, next_page=None):
@@ -96,9 +97,10 @@ def test_lock_expires_after_lockout_minutes(app, anon, make_staff):
     staff = make_staff("receptionist", username="asha")
     for _ in range(app.config["PHYSIOEZ"].auth.lockout_threshold):
         sign_in(anon, "asha", "wrong-password")
-    LoginThrottle.update(locked_until=utcnow() - timedelta(seconds=1)).where(
-        LoginThrottle.staff == staff.id
-    ).execute()
+    with write_transaction():
+        LoginThrottle.update(locked_until=utcnow() - timedelta(seconds=1)).where(
+            LoginThrottle.staff == staff.id
+        ).execute()
     assert sign_in(anon, "asha", PASSWORD).status_code == 302
 
 
@@ -278,9 +280,10 @@ def test_expired_and_garbage_tokens_are_refused(app, make_staff, system_actor):
     token, secret = identity.create_api_token(
         system_actor, owner, name="t", scopes=["admin.staff.read"], expires_days=1
     )
-    ApiToken.update(expires_at=utcnow() - timedelta(minutes=1)).where(
-        ApiToken.id == token.id
-    ).execute()
+    with write_transaction():
+        ApiToken.update(expires_at=utcnow() - timedelta(minutes=1)).where(
+            ApiToken.id == token.id
+        ).execute()
     client = app.test_client()
     for value in (secret, "pez_garbage", "x" * 500):
         response = client.get("/api/v1/staff", headers={"Authorization": f"Bearer {value}"})
@@ -431,10 +434,7 @@ def test_old_sessions_are_pruned(app, make_staff):
     old = sign_in_client(app.test_client(), staff).sid
     fresh = sign_in_client(app.test_client(), staff).sid
     sessions.end(old)
-    set_session_times(old, last_seen_at=utcnow() - timedelta(days=8))
-    database.execute_sql(
-        "UPDATE staff_session SET ended_at = ? WHERE sid = ?",
-        (format_utc(utcnow() - timedelta(days=8)), old),
-    )
+    eight_days_ago = utcnow() - timedelta(days=8)
+    set_session_times(old, last_seen_at=eight_days_ago, ended_at=eight_days_ago)
     assert sessions.prune(timedelta(days=7)) == 1
     assert sessions.get(old) is None and sessions.get(fresh) is not None

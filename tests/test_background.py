@@ -15,7 +15,7 @@ import pytest
 
 from physioez.app import create_app, module_jobs
 from physioez.core.kernel.audit import Actor
-from physioez.core.kernel.db import database
+from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.models import AuditEvent, format_utc, utcnow
 from physioez.core.platform import background
@@ -218,11 +218,12 @@ def test_one_person_cannot_fill_the_queue(app, owner_client, client_for):
 
 
 def _insert(job_id: str, staff_id: str, state: str, finished_at=None, created_at=None) -> None:
-    database.execute_sql(
-        "INSERT INTO background_job (id, kind, title, staff_id, state, download_name, created_at,"
-        " finished_at) VALUES (?, 'tests', 'T', ?, ?, 't.csv', ?, ?)",
-        (job_id, staff_id, state, format_utc(created_at or utcnow()), finished_at),
-    )
+    with write_transaction():
+        database.execute_sql(
+            "INSERT INTO background_job (id, kind, title, staff_id, state, download_name,"
+            " created_at, finished_at) VALUES (?, 'tests', 'T', ?, ?, 't.csv', ?, ?)",
+            (job_id, staff_id, state, format_utc(created_at or utcnow()), finished_at),
+        )
 
 
 def test_a_restart_marks_queued_and_running_jobs_failed(app, settings, owner_client):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from physioez.cli import main
-from physioez.core.kernel.db import close_database, database
+from physioez.core.kernel.db import close_database, database, write_transaction
 
 
 @pytest.fixture
@@ -105,7 +105,10 @@ def test_audit_verify_names_the_first_bad_event(cli):
     seq = database.execute_sql(
         "SELECT seq, id FROM audit_event ORDER BY seq LIMIT 1 OFFSET 12"
     ).fetchone()
-    database.execute_sql("UPDATE audit_event SET actor_roles = 'owner' WHERE seq = ?", (seq[0],))
+    with write_transaction():
+        database.execute_sql(
+            "UPDATE audit_event SET actor_roles = 'owner' WHERE seq = ?", (seq[0],)
+        )
     close_database()
     result = cli("audit", "verify")
     assert result.exit_code == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import apsw
+import peewee
 import pytest
 
 from physioez.core.kernel import records
@@ -48,6 +49,59 @@ def test_foreign_keys_are_enforced(app):
         database.execute_sql(
             "INSERT INTO login_throttle (staff_id, failures) VALUES ('no-such-staff', 1)"
         )
+
+
+def test_a_write_outside_the_write_path_fails_loudly(app, system_actor):
+    """Every connection is query_only until write_transaction lifts it for its transaction."""
+    role = records.create(Role, system_actor, code="qo", name="Query only")
+    outside = [
+        lambda: database.execute_sql("UPDATE role SET name = 'raw' WHERE id = ?", (role.id,)),
+        lambda: Role.update(name="peewee").where(Role.id == role.id).execute(),
+        lambda: Role.delete().where(Role.id == role.id).execute(),
+        lambda: database.execute_sql("CREATE TEMP TABLE scratch (x)"),
+    ]
+    for write in outside:
+        with pytest.raises(peewee.OperationalError, match="readonly"):
+            write()
+    errors = []
+
+    def other_thread():
+        database.connect(reuse_if_open=True)
+        try:
+            assert Role.get_by_id(role.id).name == "Query only"  # reading is untouched
+            database.execute_sql("DELETE FROM role WHERE id = ?", (role.id,))
+        except peewee.OperationalError as exc:
+            errors.append(exc)
+        finally:
+            database.close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and "readonly" in str(errors[0])
+    assert Role.get_by_id(role.id).name == "Query only"
+    assert pragma("query_only") == 1
+
+
+def test_every_write_through_the_write_path_still_works(app, system_actor):
+    with write_transaction():
+        assert pragma("query_only") == 0
+        database.execute_sql(
+            "INSERT INTO role (id, code, name, permissions, origin_branch, hlc, version,"
+            " created_at, updated_at) SELECT 'raw-role', 'raw', 'Raw', '[]', origin_branch,"
+            " hlc, 1, created_at, updated_at FROM role LIMIT 1"
+        )
+        with write_transaction():  # a savepoint inside
+            Role.update(name="Renamed").where(Role.id == "raw-role").execute()
+    assert pragma("query_only") == 1
+    assert Role.get_by_id("raw-role").name == "Renamed"
+    with pytest.raises(ValueError), write_transaction():
+        Role.delete().where(Role.id == "raw-role").execute()
+        raise ValueError("roll back")
+    assert pragma("query_only") == 1  # a rolled-back transaction leaves the rule in force
+    assert Role.get_or_none(Role.id == "raw-role") is not None
+    records.update(Role.get_by_id("raw-role"), system_actor, name="Audited")
+    assert Role.get_by_id("raw-role").name == "Audited"
 
 
 def test_concurrent_writers_serialise_without_busy_errors(app, system_actor):

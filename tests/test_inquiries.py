@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
@@ -246,9 +247,10 @@ def test_conversion_summary_per_source(clinic, system_actor):
         ZONE,
     )
     # Taken long ago: outside the period, whatever became of it.
-    Inquiry.update(created_at=datetime(2020, 1, 1, tzinfo=UTC)).where(
-        Inquiry.id == old.id
-    ).execute()
+    with write_transaction():
+        Inquiry.update(created_at=datetime(2020, 1, 1, tzinfo=UTC)).where(
+            Inquiry.id == old.id
+        ).execute()
     today = datetime.now(UTC).date()
     summary = inquiries.conversion_summary(today - timedelta(days=7), today + timedelta(days=1))
     assert summary["sources"]["phone"] == {

@@ -7,7 +7,7 @@ are settlements; what an invoice still owes is its total less its settlements.
 
 from __future__ import annotations
 
-from peewee import BooleanField, IntegerField, TextField
+from peewee import BooleanField, CompositeKey, IntegerField, TextField
 
 from physioez.core.kernel.models import (
     BaseModel,
@@ -199,7 +199,7 @@ class JournalLine(BaseModel):
 
     class Meta:
         table_name = "journal_line"
-        primary_key = False
+        primary_key = CompositeKey("entry_id", "line_no")
 
 
 class DayClose(ReplicatedModel):
@@ -225,7 +225,7 @@ class NumberSeries(BaseModel):
 
     class Meta:
         table_name = "billing_number_series"
-        primary_key = False
+        primary_key = CompositeKey("series", "fiscal_year")
 
 
 EXPENSE_CATEGORIES = {

@@ -204,6 +204,7 @@ def ingest(instance: str) -> None:
         hq_private_key=runtime.hq_private_key(settings.hq.private_key_file),
         broker=broker,
         mysql=mysql,
+        max_batch_bytes=settings.hq.max_batch_mb * 1024 * 1024,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

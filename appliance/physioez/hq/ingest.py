@@ -44,8 +44,10 @@ class HqIngest:
         mysql: store.MySqlSettings,
         before_commit: Callable[[], None] | None = None,
         before_ack: Callable[[envelope.Batch], None] | None = None,
+        max_batch_bytes: int = envelope.DEFAULT_MAX_BYTES,
     ) -> None:
         self.instance = instance
+        self.max_batch_bytes = max_batch_bytes
         self.hq_private_key = hq_private_key
         self._signing_key = envelope.derived_signing_key(bytes(hq_private_key))
         self.mysql = mysql
@@ -127,7 +129,11 @@ class HqIngest:
         topic_branch = envelope.branch_of_topic(topic)
         try:
             batch = envelope.open_message(
-                payload, self.hq_private_key, self._branch_keys(), topic_branch
+                payload,
+                self.hq_private_key,
+                self._branch_keys(),
+                topic_branch,
+                self.max_batch_bytes,
             )
         except envelope.Rejected as first:
             if first.reason != "unknown_branch":
@@ -135,7 +141,11 @@ class HqIngest:
             # A branch registered since the keys were read: look again once.
             try:
                 batch = envelope.open_message(
-                    payload, self.hq_private_key, self._branch_keys(force=True), topic_branch
+                    payload,
+                    self.hq_private_key,
+                    self._branch_keys(force=True),
+                    topic_branch,
+                    self.max_batch_bytes,
                 )
             except envelope.Rejected as again:
                 return self._reject(topic, again)

@@ -31,3 +31,10 @@ class HqSettings(Section):
         description="Head office's private key (made on first use, 0600); batches are sealed "
         "to its public half.",
     )
+    max_batch_mb: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Most MiB a branch's message may inflate to; a larger one is refused "
+        "and logged (a branch sends at most sync.batch_kb of rows in one).",
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pymysql
 from pymysql.constants import SERVER_STATUS
 
+from physioez.core.kernel.canonical import canonical_json
 from physioez.hq import entities, merge
 from physioez.sync import envelope, state
 
@@ -50,7 +51,7 @@ HQ_SCHEMA = [
     # One row per replicated record: its latest state. For a branch's own records, as the
     # branch wrote it, ``branch_id`` the branch whose outbox carried it. For a shared record
     # (a patient), the state merged from every branch's edits, ``branch_id`` '*', and each
-    # field's stamp (sync.merge.Stamp) in ``field_stamps``.
+    # field's stamp (hq.merge.Stamp) in ``field_stamps``.
     """CREATE TABLE IF NOT EXISTS replicated_row (
         table_name VARCHAR(64) NOT NULL,
         row_key VARCHAR(64) NOT NULL,
@@ -224,10 +225,6 @@ class DownChange:
     row_json: str | None = None  # ``row`` as canonical JSON, when the caller has it already
 
 
-# Canonical JSON of a record (sorted keys, no spaces): the same text the digests hash.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-
-
 def _insert_down(cursor, changes: list[DownChange]) -> list[int]:
     """Queue ``changes`` for the branches; returns their seqs. Call it last before COMMIT:
     the sequence row stays locked until then, so seqs are taken in commit order and every
@@ -253,7 +250,7 @@ def _insert_down(cursor, changes: list[DownChange]) -> list[int]:
                 change.key,
                 change.operation,
                 change.hlc,
-                change.row_json or _CANONICAL.encode(change.row),
+                change.row_json or canonical_json(change.row, ascii_only=True),
             )
             for seq, change in zip(seqs, changes, strict=True)
         ],
@@ -336,7 +333,7 @@ def apply_batch(
                     batch.branch,
                     row["hlc"],
                     1 if row["op"] == "delete" else 0,
-                    json.dumps(row["row"], sort_keys=True, separators=(",", ":")),
+                    canonical_json(row["row"], ascii_only=True),
                     row["seq"],
                 )
                 for row in fresh_owned
@@ -373,7 +370,7 @@ def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
         record = (row["table"], row["key"])
         # One canonical text per record, for its receipt's hash and, when the branch's state
         # is what head office keeps, for the stored row and the change sent down.
-        incoming_json = _CANONICAL.encode(row["row"])
+        incoming_json = canonical_json(row["row"], ascii_only=True)
         receipts.append(
             (branch, *record, row["hlc"], hashlib.sha256(incoming_json.encode()).hexdigest())
         )
@@ -397,7 +394,11 @@ def _apply_shared(cursor, branch: str, rows: list[dict]) -> None:
         operation = "delete" if result.deleted else ("insert" if current is None else "update")
         held[record] = (result.state, result.deleted, result.stamps)
         # Kept under the branch's own stamp only when it is the branch's state unchanged.
-        state_json = incoming_json if result.hlc == row["hlc"] else _CANONICAL.encode(result.state)
+        state_json = (
+            incoming_json
+            if result.hlc == row["hlc"]
+            else canonical_json(result.state, ascii_only=True)
+        )
         states[record] = (
             result.state,
             state_json,
@@ -490,7 +491,7 @@ def _store_shared(cursor, records: list[tuple]) -> None:
                 key,
                 hlc,
                 1 if deleted else 0,
-                record_json or _CANONICAL.encode(record),
+                record_json or canonical_json(record, ascii_only=True),
                 seq,
                 json.dumps({name: stamp.to_json() for name, stamp in sorted(stamps.items())}),
             )

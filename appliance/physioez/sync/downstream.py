@@ -16,6 +16,7 @@ from peewee import Field
 
 from physioez.core.kernel import policies
 from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.clock import ClockDriftError, HlcTimestamp
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.events import RolesChanged, StaffChanged, bus
@@ -27,7 +28,6 @@ from physioez.core.kernel.models import (
     Role,
     Staff,
     UtcDateTimeField,
-    canonical_json,
     format_utc,
     parse_utc,
     utcnow,

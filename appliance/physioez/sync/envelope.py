@@ -3,8 +3,10 @@
 A batch is canonical JSON (branch, seq range, schema version, rows), compressed, signed with
 the branch's Ed25519 key and then sealed with head office's public key (libsodium sealed box),
 so the broker and anyone reading its store see only random bytes: never a patient's name.
-Head office opens the box, reads which branch claims to have sent it, and trusts nothing in it
-until that branch's registered key has verified the signature.
+Head office opens the box and verifies the signature with the key of the branch whose topic
+the message came on before it inflates anything: a forged message costs one signature check,
+never a decompression. What a signature vouches for is inflated only up to a cap, so even a
+branch's own key cannot make head office hold a zip bomb in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
+from physioez.core.kernel.canonical import canonical_json
+
 PROTOCOL = 1
 # Head office applies batches of the schema versions it knows: this one and the one before,
 # so branches can be upgraded one at a time (head office first).
@@ -32,6 +36,9 @@ TOPIC_ROOT = "physioez/v1/branch"
 # Down rows of this pseudo-table tell a branch of a conflict over a shared record that it took
 # part in (and, later, that an admin reversed it); they are not records of any table.
 CONFLICT_NOTICE_TABLE = "sync_conflict"
+# The most a message may inflate to unless the caller says otherwise (head office passes its
+# ``hq.max_batch_mb``): a batch holds at most ``sync.batch_kb`` (4 MiB at most) of rows.
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 
 def up_topic(branch: str) -> str:
@@ -86,7 +93,7 @@ class Batch:
             "schema_version": self.schema_version,
             "rows": self.rows,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ class DigestRequest:
             "branch": self.branch,
             "as_of_seq": self.as_of_seq,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class PullRequest:
             "branch": self.branch,
             "after_hq_seq": self.after_hq_seq,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ class DownBatch:
             "rows": self.rows,
             "more": self.more,
         }
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return canonical_json(body, ascii_only=True).encode()
 
 
 def derived_box_key(seed: bytes) -> PrivateKey:
@@ -162,16 +169,19 @@ def seal_down(batch: DownBatch, hq_signing_key: SigningKey, branch_box_key: Publ
 
 
 def open_down(
-    payload: bytes, branch_box_key: PrivateKey, hq_verify_key: VerifyKey, branch: str
+    payload: bytes,
+    branch_box_key: PrivateKey,
+    hq_verify_key: VerifyKey,
+    branch: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> DownBatch:
     """Open head office's batch for ``branch``; raises :class:`Rejected`."""
     try:
         signed = SealedBox(branch_box_key).decrypt(payload)
-        body = json.loads(zlib.decompress(hq_verify_key.verify(signed)))
+        message = hq_verify_key.verify(signed)
     except (CryptoError, BadSignatureError):
         raise Rejected("bad_signature", "not from this head office, or altered") from None
-    except (zlib.error, ValueError):
-        raise Rejected("unreadable") from None
+    body = _read(message, max_bytes)
     if body.get("kind") != "down" or body.get("branch") != branch:
         raise Rejected("wrong_topic", "a down batch for another branch")
     try:
@@ -198,9 +208,10 @@ def open_batch(
     hq_private_key: PrivateKey,
     branch_keys: dict[str, VerifyKey],
     topic_branch: str | None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Batch:
     """Open a message that must be a batch; raises :class:`Rejected`."""
-    opened = open_message(payload, hq_private_key, branch_keys, topic_branch)
+    opened = open_message(payload, hq_private_key, branch_keys, topic_branch, max_bytes)
     if not isinstance(opened, Batch):
         raise Rejected("malformed", "not a batch")
     return opened
@@ -211,8 +222,16 @@ def open_message(
     hq_private_key: PrivateKey,
     branch_keys: dict[str, VerifyKey],
     topic_branch: str | None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Batch | DigestRequest | PullRequest:
-    """Open, verify and check where a message came from; raises :class:`Rejected`."""
+    """Open, verify and check where a message came from; raises :class:`Rejected`.
+
+    The checks run cheapest first and nothing is inflated before the topic branch's key has
+    verified the signature: size of the sealed payload, the seal, the signature, then the
+    inflated size, and only then the JSON and what it claims.
+    """
+    if len(payload) > max_bytes:
+        raise Rejected("too_large", f"{len(payload)} bytes sealed")
     try:
         signed = SealedBox(hq_private_key).decrypt(payload)
     except CryptoError:
@@ -220,18 +239,15 @@ def open_message(
     if len(signed) < 64:
         raise Rejected("unsigned")
     signature, message = signed[:64], signed[64:]
-    try:
-        body = json.loads(zlib.decompress(message))
-    except (zlib.error, ValueError):
-        raise Rejected("unreadable") from None
-    claimed = body.get("branch") if isinstance(body, dict) else None
-    key = branch_keys.get(claimed) if isinstance(claimed, str) else None
+    key = branch_keys.get(topic_branch) if topic_branch is not None else None
     if key is None:
-        raise Rejected("unknown_branch", repr(claimed))
+        raise Rejected("unknown_branch", repr(topic_branch))
     try:
         key.verify(message, signature)
     except BadSignatureError:
-        raise Rejected("bad_signature", f"not signed by {claimed}'s key") from None
+        raise Rejected("bad_signature", f"not signed by {topic_branch}'s key") from None
+    body = _read(message, max_bytes)
+    claimed = body.get("branch") if isinstance(body, dict) else None
     if topic_branch != claimed:
         raise Rejected("wrong_topic", f"{claimed}'s batch on {topic_branch}'s topic")
     if body.get("protocol") != PROTOCOL:
@@ -260,6 +276,28 @@ def open_message(
     if not seqs or seqs != list(range(batch.first_seq, batch.last_seq + 1)):
         raise Rejected("malformed", "rows do not cover first_seq..last_seq in order")
     return batch
+
+
+def inflate(compressed: bytes, max_bytes: int) -> bytes:
+    """Decompress at most ``max_bytes``; raises :class:`Rejected` beyond that, so memory stays
+    bounded whatever ratio the sender chose."""
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(compressed, max_bytes + 1)
+    except zlib.error:
+        raise Rejected("unreadable") from None
+    if len(data) > max_bytes:
+        raise Rejected("too_large", f"inflates past {max_bytes} bytes")
+    if not inflater.eof:
+        raise Rejected("unreadable", "truncated")
+    return data
+
+
+def _read(message: bytes, max_bytes: int) -> Any:
+    try:
+        return json.loads(inflate(message, max_bytes))
+    except ValueError:
+        raise Rejected("unreadable") from None
 
 
 def encode_key(key: SigningKey | VerifyKey | PrivateKey | PublicKey) -> str:

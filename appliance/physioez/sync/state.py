@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.ids import uuid7_time_ms
 from physioez.core.kernel.models import format_utc, parse_utc, utcnow
@@ -84,7 +85,7 @@ class TableDigest:
 def record_hash(row_json: str) -> str:
     """One record's fingerprint: the same canonical JSON on both sides hashes the same."""
     return hashlib.sha256(
-        json.dumps(json.loads(row_json), sort_keys=True, separators=(",", ":")).encode()
+        canonical_json(json.loads(row_json), ascii_only=True).encode()
     ).hexdigest()
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.db import database, require_transaction, write_transaction
 from physioez.core.kernel.ids import uuid7_str
-from physioez.core.kernel.models import AuditEvent, canonical_json, format_utc, insert_row, utcnow
+from physioez.core.kernel.models import AuditEvent, format_utc, insert_row, utcnow
 
 GENESIS_HASH = "0" * 64
 

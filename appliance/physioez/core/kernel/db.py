@@ -4,6 +4,11 @@ SQLite's busy handler is unfair under concurrent writers (p99 of hundreds of ms 
 this hardware), so every write in the process goes through :func:`write_transaction`: a
 process-level lock, then ``BEGIN IMMEDIATE``. Readers never take the lock; WAL lets them run
 beside the single writer.
+
+Every connection is opened ``query_only``, and only the write path lifts that for the length of
+its transaction: a write anywhere else fails loudly ("attempt to write a readonly database")
+instead of quietly competing for SQLite's lock without the audit and outbox rows the write path
+adds.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def open_database(path: Path | str, busy_timeout_ms: int = 5000, cache_mb: int =
             ("synchronous", "full"),
             ("cache_size", -1024 * cache_mb),
             ("temp_store", "memory"),
+            # Last: the pragmas above may write (journal_mode on a new file).
+            ("query_only", 1),
         ),
     )
     database.initialize(db)
@@ -85,6 +92,8 @@ def write_transaction() -> Iterator[None]:
         outermost = not database.in_transaction()
         if outermost:
             database.connect(reuse_if_open=True)
+            connection = database.connection()
+            connection.execute("PRAGMA query_only = 0")
         stack.append([])
         try:
             with database.atomic(lock_type="IMMEDIATE") if outermost else _savepoint(len(stack)):
@@ -92,6 +101,9 @@ def write_transaction() -> Iterator[None]:
         except BaseException:
             stack.pop()  # Rolled back: its after-commit work is dropped with it.
             raise
+        finally:
+            if outermost:
+                connection.execute("PRAGMA query_only = 1")
         done = stack.pop()
         if not outermost:
             stack[-1].extend(done)
@@ -153,7 +165,8 @@ CREATE TABLE IF NOT EXISTS schema_migration (
 
 def migration_status(migrations: Sequence[Migration]) -> tuple[list[str], list[str]]:
     """Return (applied ids, pending ids), refusing when an applied migration was edited."""
-    database.execute_sql(_HISTORY_DDL)
+    with write_transaction():
+        database.execute_sql(_HISTORY_DDL)
     applied = dict(database.execute_sql("SELECT id, checksum FROM schema_migration").fetchall())
     known = {m.id for m in migrations}
     for migration in migrations:

@@ -21,6 +21,7 @@ from peewee import (
     TextField,
 )
 
+from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.db import database
 from physioez.core.kernel.ids import uuid7_str
 
@@ -76,16 +77,6 @@ class JsonField(TextField):
 
     def python_value(self, value: str | None) -> Any:
         return None if value is None else json.loads(value)
-
-
-# Built once: json.dumps with any option builds a new encoder per call, and every mutation
-# encodes its row, its audit before/after and its outbox row.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> str:
-    """One spelling per value, so hashes over JSON are stable."""
-    return _CANONICAL.encode(value)
 
 
 _INSERT_SQL: dict[type, tuple[str, list]] = {}

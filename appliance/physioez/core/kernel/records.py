@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.db import after_commit, require_transaction, write_transaction
 from physioez.core.kernel.models import (
     BaseModel,
     OutboxEntry,
     ReplicatedModel,
-    canonical_json,
     format_utc,
     insert_row,
     utcnow,
