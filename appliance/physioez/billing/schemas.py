@@ -8,19 +8,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from physioez.billing.models import TENDER_MODES, Invoice, Payment
 from physioez.billing.services.invoicing import MAX_LINES, MAX_QUANTITY, Discount, LineRequest
 from physioez.billing.services.payments import MAX_REFERENCE, Tender
+from physioez.core.kernel.bounds import Inbound
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Mode = Literal["cash", "card", "upi", "bank", "insurance"]  # models.TENDER_MODES
 MAX_AMOUNT = 10**11  # a billion rupees in paise: far beyond any clinic's receipt
 
 
-class LineIn(BaseModel):
-    model_config = Strict
+class LineIn(Inbound):
     service_code: str = Field(min_length=1, max_length=24, description="Price-list code, e.g. PT45")
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     visit_id: str | None = Field(
@@ -28,8 +27,7 @@ class LineIn(BaseModel):
     )
 
 
-class DiscountIn(BaseModel):
-    model_config = Strict
+class DiscountIn(Inbound):
     percent_bp: int = Field(0, ge=0, le=10_000, description="Basis points: 1000 is 10 %")
     amount: int = Field(0, ge=0, le=MAX_AMOUNT, description="Or an amount off the invoice")
     reason: str = Field(min_length=1, max_length=300)
@@ -41,8 +39,7 @@ class DiscountIn(BaseModel):
         return self
 
 
-class InvoiceIn(BaseModel):
-    model_config = Strict
+class InvoiceIn(Inbound):
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     discount: DiscountIn | None = None
 
@@ -109,15 +106,13 @@ class InvoiceOut(BaseModel):
         )
 
 
-class TenderIn(BaseModel):
-    model_config = Strict
+class TenderIn(Inbound):
     mode: Mode
     amount: int = Field(ge=1, le=MAX_AMOUNT)
     reference: str = Field("", max_length=MAX_REFERENCE, description="UPI, card or claim ref")
 
 
-class PaymentIn(BaseModel):
-    model_config = Strict
+class PaymentIn(Inbound):
     tenders: list[TenderIn] = Field(min_length=1, max_length=len(TENDER_MODES))
     invoice_ids: list[str] = Field(
         default_factory=list,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
-from flask import current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.services import expenses
 from physioez.billing.views import bp, form_amount, policy
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.files import send_bytes
 
 MODE_LABELS = {
     "cash": "Cash from the drawer",
@@ -82,7 +82,7 @@ def expense_receipt(expense_id: str):
     data, content_type, filename = expenses.read_receipt(
         current_actor(), expense, current_app.extensions["physioez_keyring"], _receipts_dir()
     )
-    return send_file(io.BytesIO(data), mimetype=content_type, download_name=filename)
+    return send_bytes(data, filename, content_type)
 
 
 @bp.post("/petty-cash")

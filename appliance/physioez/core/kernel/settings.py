@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from physioez.core.kernel.bounds import LimitsSettings
+
 DEFAULT_CONFIG_PATH = Path("/etc/physioez/physioez.toml")
 ENV_PREFIX = "PHYSIOEZ_"
 CONFIG_PATH_ENV = "PHYSIOEZ_CONFIG"
@@ -337,6 +339,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     reception: ReceptionSettings = ReceptionSettings()
     billing: BillingSettings = BillingSettings()
+    limits: LimitsSettings = LimitsSettings()
     printing: PrintingSettings = PrintingSettings()
     sync: SyncSettings = SyncSettings()
     hq: HqSettings = HqSettings()

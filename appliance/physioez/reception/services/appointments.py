@@ -40,6 +40,7 @@ from physioez.reception.services.schedule_setup import (
     get_practitioner,
     get_type,
     hours_between,
+    known_resources,
 )
 
 # The longest appointment a type allows; bounds the index scan for overlapping bookings.
@@ -168,7 +169,7 @@ def _candidate(slot: Slot, appointment_type: AppointmentType, candidate_id: str)
     resources = (
         tuple(appointment_type.resource_ids)
         if slot.resource_ids is None
-        else tuple(dict.fromkeys(slot.resource_ids))
+        else tuple(known_resources(slot.resource_ids))
     )
     class_id = (
         class_id_for(slot.practitioner_id, appointment_type.id, slot.start)
