@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from physioez.core.kernel.bounds import Inbound
+from physioez.core.kernel.bounds import Checkbox, Inbound
 from physioez.core.kernel.models import ApiToken, AuditEvent, Role, Staff
 
 
@@ -97,7 +97,17 @@ class RoleList(BaseModel):
 
 
 class RolePermissionsIn(Inbound):
-    permissions: list[str]
+    permissions: list[str] = Field(max_length=500)
+    allow_no_sign_in: Checkbox = Field(
+        False,
+        description="Save even without core.shell.use, with which nobody holding only this "
+        "role can sign in",
+    )
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        # No box ticked sends no permissions field at all.
+        return {**super().form_values(form, bounds), "permissions": form.getlist("permissions")}
 
 
 class PermissionOut(BaseModel):
