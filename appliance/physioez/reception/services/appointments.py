@@ -223,7 +223,9 @@ def _decide(clashes: list[clash.Clash], override_reason: str) -> None:
 _LIVE_PATIENT = "SELECT 1 FROM patient WHERE id = ? AND deleted_at IS NULL"
 
 
-def _validate(slot: Slot) -> None:
+def validate_slot(slot: Slot) -> None:
+    """What a booking needs before the clash engine: a time on the grid and a live patient
+    and practitioner."""
     if slot.start.tzinfo is None:
         raise InvalidInput("The start time needs a time zone.", field="start")
     if slot.start.second or slot.start.microsecond or slot.start.minute % 5:
@@ -291,7 +293,7 @@ def book(
     series_index: int | None = None,
 ) -> Appointment:
     """Put an appointment in the book, or raise :class:`ClashRefused` naming the clash."""
-    _validate(slot)
+    validate_slot(slot)
     # Read what cannot change under us before taking the write lock: the lock is the queue.
     appointment_type = get_type(slot.type_id)
     with write_transaction():
@@ -349,7 +351,7 @@ def reschedule(
         start=start,
         resource_ids=tuple(appointment.resource_ids),
     )
-    _validate(slot)
+    validate_slot(slot)
     with write_transaction():
         candidate, clashes = check_slot(slot, timezone, exclude_id=appointment.id)
         _decide(clashes, override_reason)
