@@ -12,7 +12,7 @@ from typing import Literal
 from flask import current_app, jsonify
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from physioez.core.kernel.bounds import Inbound
+from physioez.core.kernel.bounds import FollowUpDay, Inbound, optional
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api
@@ -41,12 +41,14 @@ class InquiryIn(Inbound):
     complaint: str = Field("", max_length=1000)
     preferred_times: str = Field("", max_length=200, description="Free text, e.g. 'weekday eves'")
     assigned_to: str | None = Field(None, max_length=64, description="Staff id to follow up")
-    follow_up_on: date | None = Field(None, description="Adds a 'Call back' task due that day")
+    follow_up_on: optional(FollowUpDay) = Field(
+        None, description="Adds a 'Call back' task due that day"
+    )
 
 
 class TaskIn(Inbound):
     title: str = Field(min_length=1, max_length=200)
-    due_on: date = Field(description="Branch-local day")
+    due_on: FollowUpDay = Field(description="Branch-local day")
 
 
 class TaskOut(BaseModel):
