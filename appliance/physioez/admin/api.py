@@ -132,7 +132,9 @@ def set_role_permissions(code: str, body: schemas.RolePermissionsIn):
     if role is None:
         raise NotFound(f"No role with code '{code}'.")
     return schemas.RoleOut.of(
-        identity.set_role_permissions(current_actor(), role, body.permissions)
+        identity.set_role_permissions(
+            current_actor(), role, body.permissions, allow_no_sign_in=body.allow_no_sign_in
+        )
     )
 
 

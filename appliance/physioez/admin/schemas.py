@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from physioez.core.kernel.bounds import Checkbox, Inbound
 from physioez.core.kernel.models import ApiToken, AuditEvent, Role, Staff
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-class StaffCreateIn(BaseModel):
-    model_config = Strict
+class StaffCreateIn(Inbound):
     username: str = Field(min_length=2, max_length=32, description="Sign-in name, lower case")
     full_name: str = Field(min_length=1, max_length=120)
     roles: list[str] = Field(min_length=1, description="Role codes, e.g. ['receptionist']")
@@ -22,23 +20,19 @@ class StaffCreateIn(BaseModel):
     phone: str = Field("", max_length=40)
 
 
-class StaffRolesIn(BaseModel):
-    model_config = Strict
+class StaffRolesIn(Inbound):
     roles: list[str] = Field(min_length=1)
 
 
-class PasswordResetIn(BaseModel):
-    model_config = Strict
+class PasswordResetIn(Inbound):
     password: str = Field(min_length=1, max_length=256, description="New temporary password")
 
 
-class StaffActiveIn(BaseModel):
-    model_config = Strict
+class StaffActiveIn(Inbound):
     active: bool
 
 
-class StaffQuery(BaseModel):
-    model_config = Strict
+class StaffQuery(Inbound):
     search: str = Field("", max_length=100)
     role: str = Field("", max_length=40)
     include_inactive: bool = False
@@ -102,9 +96,18 @@ class RoleList(BaseModel):
     roles: list[RoleOut]
 
 
-class RolePermissionsIn(BaseModel):
-    model_config = Strict
-    permissions: list[str]
+class RolePermissionsIn(Inbound):
+    permissions: list[str] = Field(max_length=500)
+    allow_no_sign_in: Checkbox = Field(
+        False,
+        description="Save even without core.shell.use, with which nobody holding only this "
+        "role can sign in",
+    )
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        # No box ticked sends no permissions field at all.
+        return {**super().form_values(form, bounds), "permissions": form.getlist("permissions")}
 
 
 class PermissionOut(BaseModel):
@@ -116,8 +119,7 @@ class PermissionList(BaseModel):
     permissions: list[PermissionOut]
 
 
-class TokenCreateIn(BaseModel):
-    model_config = Strict
+class TokenCreateIn(Inbound):
     staff_id: str = Field(min_length=1, max_length=64, description="Whose rights the token uses")
     name: str = Field(min_length=1, max_length=80, description="What uses it, e.g. 'HQ reports'")
     scopes: list[str] = Field(min_length=1, description="Permission codes the token may use")
@@ -159,8 +161,7 @@ class TokenCreatedOut(BaseModel):
     secret: str = Field(description="Shown once; store it where the integration runs")
 
 
-class AuditQuery(BaseModel):
-    model_config = Strict
+class AuditQuery(Inbound):
     actor_id: str = Field("", max_length=64)
     action: str = Field("", max_length=80)
     entity_type: str = Field("", max_length=40)

@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from physioez.admin import services
+from physioez.admin import schemas, services
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import state_at, verify_chain
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.kernel.models import ApiToken
 from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.boundary import parse_form
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -190,11 +191,30 @@ def role_list():
     return render_template("admin/role_list.html", roles=services.list_roles(), registry=REGISTRY)
 
 
-def _role_page(role, error: str | None = None, status: int = 200):
+def _role_page(
+    role,
+    error: str | None = None,
+    status: int = 200,
+    *,
+    chosen: list[str] | None = None,
+    ask_no_sign_in: bool = False,
+):
+    """The role's permissions page; after a refusal, with the boxes as the person ticked
+    them and, when the role would let nobody sign in, the box that says so on purpose."""
     grouped: dict[str, list] = {}
     for permission in REGISTRY.values():
         grouped.setdefault(permission.module, []).append(permission)
-    return render_template("admin/role_edit.html", role=role, grouped=grouped, error=error), status
+    return (
+        render_template(
+            "admin/role_edit.html",
+            role=role,
+            grouped=grouped,
+            error=error,
+            checked=role.permissions if chosen is None else chosen,
+            ask_no_sign_in=ask_no_sign_in,
+        ),
+        status,
+    )
 
 
 def _role_or_404(code: str):
@@ -215,9 +235,18 @@ def role_edit(code: str):
 def role_save(code: str):
     role = _role_or_404(code)
     try:
-        identity.set_role_permissions(current_actor(), role, request.form.getlist("permissions"))
+        wanted = parse_form(schemas.RolePermissionsIn)
+        identity.set_role_permissions(
+            current_actor(), role, wanted.permissions, allow_no_sign_in=wanted.allow_no_sign_in
+        )
     except ServiceError as exc:
-        return _role_page(role, exc.message, exc.status)
+        return _role_page(
+            role,
+            exc.message,
+            exc.status,
+            chosen=request.form.getlist("permissions"),
+            ask_no_sign_in=exc.field == "allow_no_sign_in",
+        )
     flash(f"Permissions of {role.name} saved. They apply from the next page load.", "success")
     return redirect(url_for("admin.role_edit", code=code))
 

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from physioez.billing import schemas
-from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
+from physioez.billing.services import (
+    dues,
+    expenses,
+    invoicing,
+    ledger,
+    payments,
+    pricing,
+    visits,
+)
 from physioez.billing.views import policy
 from physioez.core.kernel import directory
 from physioez.core.kernel.db import database
@@ -179,4 +187,19 @@ def price_list():
             )
             for service, price, concessions in pricing.price_list(today)
         ],
+    )
+
+
+@api.route(
+    "/billing/expenses",
+    "POST",
+    permission="billing.expenses.manage",
+    summary="Record money the clinic spent (the receipt is added on the page)",
+    body=schemas.ExpenseIn,
+    response=schemas.ExpenseOut,
+    status=201,
+)
+def record_expense(body: schemas.ExpenseIn):
+    return schemas.ExpenseOut.of(
+        expenses.record_expense(current_actor(), policy(), **body.model_dump())
     )

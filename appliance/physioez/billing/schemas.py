@@ -6,21 +6,25 @@ Amounts are integers in minor units of the branch currency (paise: 80000 is ₹8
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from physioez.billing.models import TENDER_MODES, Invoice, Payment
+from physioez.billing.models import (
+    EXPENSE_CATEGORIES,
+    EXPENSE_MODES,
+    TENDER_MODES,
+    Invoice,
+    Payment,
+)
 from physioez.billing.services.invoicing import MAX_LINES, MAX_QUANTITY, Discount, LineRequest
 from physioez.billing.services.payments import MAX_REFERENCE, Tender
+from physioez.core.kernel.bounds import ExpenseDay, Inbound, Money, PositiveMoney, optional
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Mode = Literal["cash", "card", "upi", "bank", "insurance"]  # models.TENDER_MODES
-MAX_AMOUNT = 10**11  # a billion rupees in paise: far beyond any clinic's receipt
 
 
-class LineIn(BaseModel):
-    model_config = Strict
+class LineIn(Inbound):
     service_code: str = Field(min_length=1, max_length=24, description="Price-list code, e.g. PT45")
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     visit_id: str | None = Field(
@@ -28,10 +32,9 @@ class LineIn(BaseModel):
     )
 
 
-class DiscountIn(BaseModel):
-    model_config = Strict
+class DiscountIn(Inbound):
     percent_bp: int = Field(0, ge=0, le=10_000, description="Basis points: 1000 is 10 %")
-    amount: int = Field(0, ge=0, le=MAX_AMOUNT, description="Or an amount off the invoice")
+    amount: Money = Field(0, description="Or an amount off the invoice")
     reason: str = Field(min_length=1, max_length=300)
 
     @model_validator(mode="after")
@@ -41,8 +44,7 @@ class DiscountIn(BaseModel):
         return self
 
 
-class InvoiceIn(BaseModel):
-    model_config = Strict
+class InvoiceIn(Inbound):
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     discount: DiscountIn | None = None
 
@@ -109,15 +111,13 @@ class InvoiceOut(BaseModel):
         )
 
 
-class TenderIn(BaseModel):
-    model_config = Strict
+class TenderIn(Inbound):
     mode: Mode
-    amount: int = Field(ge=1, le=MAX_AMOUNT)
+    amount: PositiveMoney
     reference: str = Field("", max_length=MAX_REFERENCE, description="UPI, card or claim ref")
 
 
-class PaymentIn(BaseModel):
-    model_config = Strict
+class PaymentIn(Inbound):
     tenders: list[TenderIn] = Field(min_length=1, max_length=len(TENDER_MODES))
     invoice_ids: list[str] = Field(
         default_factory=list,
@@ -126,8 +126,59 @@ class PaymentIn(BaseModel):
     )
     notes: str = Field("", max_length=300)
 
+    # The page has an amount and a reference box per mode; problems show at the first.
+    form_fields: ClassVar[dict[str, str]] = {"tenders": "amount_cash", "invoice_ids": "invoice_id"}
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        values = super().form_values(form, bounds)
+        values["tenders"] = [
+            {"mode": mode, "amount": amount, "reference": form.get(f"reference_{mode}", "")}
+            for mode in TENDER_MODES
+            if (amount := form.get(f"amount_{mode}", "").strip())
+        ]
+        values["invoice_ids"] = form.getlist("invoice_id")
+        return values
+
     def tenders_given(self) -> list[Tender]:
         return [Tender(t.mode, t.amount, t.reference) for t in self.tenders]
+
+
+ExpenseCategory = Literal[tuple(EXPENSE_CATEGORIES)]  # type: ignore[valid-type]
+ExpenseMode = Literal[EXPENSE_MODES]  # type: ignore[valid-type]
+
+
+class ExpenseIn(Inbound):
+    category: ExpenseCategory
+    vendor: str = Field(min_length=1, max_length=120, description="Who was paid")
+    amount: PositiveMoney
+    mode: ExpenseMode
+    notes: str = Field("", max_length=500)
+    day: optional(ExpenseDay) = Field(None, description="Branch-local day; default today")
+
+
+class ExpenseOut(BaseModel):
+    id: str
+    business_day: date
+    category: str
+    vendor: str
+    amount: int
+    mode: str
+    notes: str
+    has_receipt: bool
+
+    @classmethod
+    def of(cls, expense) -> ExpenseOut:
+        return cls(
+            id=expense.id,
+            business_day=expense.business_day,
+            category=expense.category,
+            vendor=expense.vendor,
+            amount=expense.amount,
+            mode=expense.mode,
+            notes=expense.notes,
+            has_receipt=expense.receipt_filename is not None,
+        )
 
 
 class TenderOut(BaseModel):

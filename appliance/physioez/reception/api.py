@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
 from physioez.core.kernel.errors import InvalidInput, NotFound
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
+from physioez.core.web.branch import branch_today
+from physioez.core.web.files import send_bytes
 from physioez.reception import schemas
 from physioez.reception.models import PatientDocument
 from physioez.reception.services import appointments, clash, patients, schedule_setup, series
-from physioez.reception.services.appointments import ClashRefused, Slot
-from physioez.reception.services.recurrence import SeriesRule
-from physioez.reception.views.patients import branch_today, documents_dir
+from physioez.reception.services.appointments import ClashRefused
 
 api = Api("reception", tag="Reception")
 
@@ -156,7 +154,7 @@ def upload_document(patient_id: str, form: schemas.DocumentForm):
         data=upload.read(limit + 1),
         max_bytes=limit,
         keyring=current_app.extensions["physioez_keyring"],
-        documents_dir=documents_dir(),
+        documents_dir=patients.documents_dir(_settings()),
     )
     return schemas.DocumentOut.of(document)
 
@@ -175,11 +173,12 @@ def document_content(patient_id: str, document_id: str):
     if document is None or document.deleted_at is not None:
         raise NotFound("No such document for this patient.")
     data = patients.read_document(
-        current_actor(), document, current_app.extensions["physioez_keyring"], documents_dir()
+        current_actor(),
+        document,
+        current_app.extensions["physioez_keyring"],
+        patients.documents_dir(_settings()),
     )
-    answer = Response(data, mimetype=document.content_type)
-    answer.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
-    return answer
+    return send_bytes(data, document.filename, document.content_type)
 
 
 def _consents_out(patient) -> schemas.ConsentList:
@@ -266,17 +265,6 @@ def _refused(refused: ClashRefused):
     return jsonify(body), 409
 
 
-def _slot(body: schemas.SlotIn) -> Slot:
-    return Slot(
-        patient_id=body.patient_id,
-        practitioner_id=body.practitioner_id,
-        type_id=body.type_id,
-        start=body.start,
-        resource_ids=tuple(body.resource_ids) if body.resource_ids is not None else None,
-        notes=body.notes,
-    )
-
-
 @api.route(
     "/appointments",
     "GET",
@@ -301,7 +289,7 @@ def list_appointments(query: schemas.DayQuery):
     response=schemas.CheckOut,
 )
 def check_appointment(body: schemas.SlotIn):
-    _, found = appointments.check_slot(_slot(body), _settings().branch.timezone)
+    _, found = appointments.check_slot(body.slot(), _settings().branch.timezone)
     hard = clash.hard_clashes(found)
     return schemas.CheckOut(
         clashes=_clashes_out(found), bookable=not found, needs_override=bool(found) and not hard
@@ -321,29 +309,13 @@ def book_appointment(body: schemas.BookingIn):
     try:
         booked = appointments.book(
             current_actor(),
-            _slot(body),
+            body.slot(),
             _settings().branch.timezone,
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
         return _refused(refused)
     return schemas.AppointmentOut.of(booked)
-
-
-def _rule(body: schemas.SeriesIn) -> SeriesRule:
-    appointment_type = schedule_setup.get_type(body.type_id)
-    zone = ZoneInfo(_settings().branch.timezone)
-    try:
-        return SeriesRule(
-            freq="WEEKLY",
-            weekdays=tuple(body.weekdays),
-            count=body.count,
-            local_start=body.start.astimezone(zone).replace(tzinfo=None),
-            duration_minutes=appointment_type.duration_minutes,
-            timezone=_settings().branch.timezone,
-        )
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="weekdays") from None
 
 
 @api.route(
@@ -355,7 +327,7 @@ def _rule(body: schemas.SeriesIn) -> SeriesRule:
     response=schemas.SeriesPreviewOut,
 )
 def preview_series(body: schemas.SeriesIn):
-    lines = series.preview(_slot(body), _rule(body))
+    lines = series.preview(body.slot(), body.rule(_settings().branch.timezone))
     return schemas.SeriesPreviewOut(
         occurrences=[
             schemas.SeriesPreviewLine(
@@ -381,8 +353,8 @@ def book_series(body: schemas.SeriesIn):
     try:
         booked = series.book_series(
             current_actor(),
-            _slot(body),
-            _rule(body),
+            body.slot(),
+            body.rule(_settings().branch.timezone),
             skip=body.skip,
             override_reason=body.override_reason,
         )

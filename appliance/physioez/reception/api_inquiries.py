@@ -12,6 +12,7 @@ from typing import Literal
 from flask import current_app, jsonify
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
+from physioez.core.kernel.bounds import FollowUpDay, Inbound, optional
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api
@@ -32,8 +33,7 @@ Status = Literal["new", "contacted", "booked", "converted", "lost"]
 # --- shapes --------------------------------------------------------------------------------
 
 
-class InquiryIn(BaseModel):
-    model_config = schemas.Strict
+class InquiryIn(Inbound):
     name: str = Field(min_length=1, max_length=120)
     phone: str = Field(min_length=1, max_length=40)
     source: Source
@@ -41,13 +41,14 @@ class InquiryIn(BaseModel):
     complaint: str = Field("", max_length=1000)
     preferred_times: str = Field("", max_length=200, description="Free text, e.g. 'weekday eves'")
     assigned_to: str | None = Field(None, max_length=64, description="Staff id to follow up")
-    follow_up_on: date | None = Field(None, description="Adds a 'Call back' task due that day")
+    follow_up_on: optional(FollowUpDay) = Field(
+        None, description="Adds a 'Call back' task due that day"
+    )
 
 
-class TaskIn(BaseModel):
-    model_config = schemas.Strict
+class TaskIn(Inbound):
     title: str = Field(min_length=1, max_length=200)
-    due_on: date = Field(description="Branch-local day")
+    due_on: FollowUpDay = Field(description="Branch-local day")
 
 
 class TaskOut(BaseModel):
@@ -118,30 +119,26 @@ class InquiryList(BaseModel):
     inquiries: list[InquiryOut]
 
 
-class InquiryQuery(BaseModel):
-    model_config = schemas.Strict
+class InquiryQuery(Inbound):
     status: Status | Literal["open"] | None = Field(
         None, description="One stage, or 'open' (new, contacted, booked); all when left out"
     )
     limit: int = Field(200, ge=1, le=500)
 
 
-class StatusIn(BaseModel):
-    model_config = schemas.Strict
+class StatusIn(Inbound):
     status: Status
     lost_reason: str = Field("", max_length=500, description="Required when the status is lost")
 
 
-class FirstAppointmentIn(BaseModel):
-    model_config = schemas.Strict
+class FirstAppointmentIn(Inbound):
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
     start: AwareDatetime = Field(description="ISO 8601 with an offset, on a 5-minute mark")
     notes: str = Field("", max_length=1000)
 
 
-class ConvertIn(BaseModel):
-    model_config = schemas.Strict
+class ConvertIn(Inbound):
     patient: schemas.PatientIn | None = Field(None, description="Register this new patient")
     existing_patient_id: str | None = Field(
         None, max_length=64, description="Or link a patient already registered"

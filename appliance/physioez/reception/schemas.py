@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal, get_args
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from physioez.core.kernel.bounds import (
+    BirthDate,
+    BookingStart,
+    Checkbox,
+    Day,
+    Inbound,
+    LeaveDay,
+    local_moment,
+    optional,
+)
+from physioez.core.kernel.errors import InvalidInput
 from physioez.reception.models import Patient
+from physioez.reception.services import schedule_setup
+from physioez.reception.services.appointments import Slot
 from physioez.reception.services.patients import DuplicateMatch, PatientDetails
-
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from physioez.reception.services.recurrence import SeriesRule
 
 ConsentKind = Literal[
     "treatment", "reminders_sms", "reminders_whatsapp", "reminders_email", "data_sharing"
 ]
 
 
-class PatientIn(BaseModel):
-    model_config = Strict
+class PatientIn(Inbound):
     first_name: str = Field(min_length=1, max_length=80)
     last_name: str = Field("", max_length=80)
     sex: Literal["female", "male", "other", "unknown"] = "unknown"
-    date_of_birth: date | None = None
-    age_years: int | None = Field(None, ge=0, le=120, description="When the birth date is unknown")
+    date_of_birth: optional(BirthDate) = None
+    age_years: optional(int) = Field(
+        None, ge=0, le=120, description="When the birth date is unknown"
+    )
     phone: str = Field(min_length=1, max_length=40)
     phone_alt: str = Field("", max_length=40)
     email: str = Field("", max_length=200)
@@ -36,14 +50,35 @@ class PatientIn(BaseModel):
     alerts: list[str] = Field(default_factory=list, max_length=20)
     consents: dict[ConsentKind, bool] = Field(default_factory=dict)
 
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        # The form has a text box of alerts, one a line, and a yes/no pair per consent.
+        values = super().form_values(form, bounds)
+        if "alerts" in form:
+            values["alerts"] = [
+                line for line in form.get("alerts", "").splitlines() if line.strip()
+            ]
+        values["consents"] = {
+            kind: form.get(f"consent_{kind}") == "yes"
+            for kind in get_args(ConsentKind)
+            if form.get(f"consent_{kind}") in ("yes", "no")
+        }
+        return values
+
     def details(self) -> PatientDetails:
         return PatientDetails(**self.model_dump())
 
 
 class PatientCreateIn(PatientIn):
-    allow_duplicate: bool = Field(
+    allow_duplicate: Checkbox = Field(
         False, description="Register even though the duplicate check found possible matches"
     )
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        values = super().form_values(form, bounds)
+        values["allow_duplicate"] = form.get("confirm_new") == "1"
+        return values
 
     def details(self) -> PatientDetails:
         return PatientDetails(**self.model_dump(exclude={"allow_duplicate"}))
@@ -88,18 +123,16 @@ class PatientList(BaseModel):
     patients: list[PatientOut]
 
 
-class PatientSearchQuery(BaseModel):
-    model_config = Strict
+class PatientSearchQuery(Inbound):
     q: str = Field(min_length=1, max_length=100, description="Name, phone digits or MRN")
     limit: int = Field(20, ge=1, le=100)
 
 
-class DuplicateQuery(BaseModel):
-    model_config = Strict
+class DuplicateQuery(Inbound):
     phone: str = Field("", max_length=40)
     first_name: str = Field("", max_length=80)
     last_name: str = Field("", max_length=80)
-    date_of_birth: date | None = None
+    date_of_birth: optional(BirthDate) = None
 
 
 class DuplicateOut(BaseModel):
@@ -115,8 +148,7 @@ class DuplicateList(BaseModel):
     matches: list[DuplicateOut]
 
 
-class ConsentIn(BaseModel):
-    model_config = Strict
+class ConsentIn(Inbound):
     kind: ConsentKind
     given: bool
     note: str = Field("", max_length=500)
@@ -133,8 +165,7 @@ class ConsentList(BaseModel):
     consents: list[ConsentOut]
 
 
-class MergeIn(BaseModel):
-    model_config = Strict
+class MergeIn(Inbound):
     duplicate_id: str = Field(
         min_length=1, max_length=64, description="The record folded into this one"
     )
@@ -151,14 +182,34 @@ class ClashOut(BaseModel):
     resource_id: str | None
 
 
-class SlotIn(BaseModel):
-    model_config = Strict
+class SlotIn(Inbound):
     patient_id: str = Field(min_length=1, max_length=64)
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
-    start: AwareDatetime = Field(description="ISO 8601 with an offset, on a 5-minute mark")
-    resource_ids: list[str] | None = Field(None, description="Default: the type's rooms")
+    start: BookingStart = Field(description="ISO 8601 with an offset, on a 5-minute mark")
+    resource_ids: list[str] | None = Field(
+        None, max_length=20, description="Default: the type's rooms"
+    )
     notes: str = Field("", max_length=1000)
+
+    # The page asks for a branch-local date and time; a problem with either is shown there.
+    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        values = super().form_values(form, bounds)
+        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
+        return values
+
+    def slot(self) -> Slot:
+        return Slot(
+            patient_id=self.patient_id,
+            practitioner_id=self.practitioner_id,
+            type_id=self.type_id,
+            start=self.start,
+            resource_ids=tuple(self.resource_ids) if self.resource_ids is not None else None,
+            notes=self.notes,
+        )
 
 
 class BookingIn(SlotIn):
@@ -168,8 +219,24 @@ class BookingIn(SlotIn):
 class SeriesIn(SlotIn):
     weekdays: list[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]] = Field(min_length=1)
     count: int = Field(ge=1, le=104)
-    skip: list[int] = Field(default_factory=list, description="Occurrence indexes not to book")
+    skip: list[int] = Field(
+        default_factory=list, max_length=104, description="Occurrence indexes not to book"
+    )
     override_reason: str = Field("", max_length=500)
+
+    def rule(self, timezone: str) -> SeriesRule:
+        appointment_type = schedule_setup.get_type(self.type_id)
+        try:
+            return SeriesRule(
+                freq="WEEKLY",
+                weekdays=tuple(self.weekdays),
+                count=self.count,
+                local_start=self.start.astimezone(ZoneInfo(timezone)).replace(tzinfo=None),
+                duration_minutes=appointment_type.duration_minutes,
+                timezone=timezone,
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="weekdays") from None
 
 
 class AppointmentOut(BaseModel):
@@ -216,9 +283,8 @@ class AppointmentList(BaseModel):
     appointments: list[AppointmentOut]
 
 
-class DayQuery(BaseModel):
-    model_config = Strict
-    day: date = Field(description="Branch-local date")
+class DayQuery(Inbound):
+    day: Day = Field(description="Branch-local date")
     practitioner_id: str = Field("", max_length=64)
 
 
@@ -238,22 +304,27 @@ class SeriesPreviewOut(BaseModel):
     occurrences: list[SeriesPreviewLine]
 
 
-class StatusIn(BaseModel):
-    model_config = Strict
+class StatusIn(Inbound):
     status: Literal["booked", "confirmed", "arrived", "in_session", "completed", "no_show"]
 
 
-class CancelIn(BaseModel):
-    model_config = Strict
+class CancelIn(Inbound):
     reason: str = Field(min_length=1, max_length=500)
     scope: Literal["one", "following"] = "one"
 
 
-class RescheduleIn(BaseModel):
-    model_config = Strict
-    start: AwareDatetime
-    practitioner_id: str | None = Field(None, max_length=64)
+class RescheduleIn(Inbound):
+    start: BookingStart
+    practitioner_id: optional(str) = Field(None, max_length=64)
     override_reason: str = Field("", max_length=500)
+
+    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        values = super().form_values(form, bounds)
+        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
+        return values
 
 
 class PractitionerOut(BaseModel):
@@ -267,11 +338,10 @@ class PractitionerList(BaseModel):
     practitioners: list[PractitionerOut]
 
 
-class AvailabilityQuery(BaseModel):
-    model_config = Strict
+class AvailabilityQuery(Inbound):
     practitioner_id: str = Field(min_length=1, max_length=64)
-    start_day: date
-    end_day: date
+    start_day: Day
+    end_day: Day
 
 
 class IntervalOut(BaseModel):
@@ -285,16 +355,14 @@ class AvailabilityOut(BaseModel):
     leave: list[IntervalOut]
 
 
-class WeeklyHoursIn(BaseModel):
-    model_config = Strict
+class WeeklyHoursIn(Inbound):
     weekday: int = Field(ge=0, le=6, description="0 = Monday")
     start_time: str = Field(pattern=r"^\d\d:\d\d$")
     end_time: str = Field(pattern=r"^\d\d:\d\d$")
 
 
-class ExceptionIn(BaseModel):
-    model_config = Strict
-    day: date
+class ExceptionIn(Inbound):
+    day: LeaveDay
     kind: Literal["leave", "extra"]
     start_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
     end_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
@@ -305,8 +373,7 @@ class CreatedOut(BaseModel):
     id: str
 
 
-class DocumentForm(BaseModel):
-    model_config = Strict
+class DocumentForm(Inbound):
     kind: Literal["id", "consent_form", "referral_letter", "insurance", "report", "other"]
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES, Expense
 from physioez.billing.services import ledger
-from physioez.billing.services.policy import BillingPolicy, ensure_day_open
+from physioez.billing.services.policy import (
+    BillingPolicy,
+    ensure_day_open,
+    ensure_fiscal_year_open,
+)
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor, record_read
 from physioez.core.kernel.db import database, write_transaction
@@ -18,6 +22,11 @@ from physioez.core.platform import attachments
 from physioez.core.platform.crypto import Keyring
 
 MAX_RECEIPT_BYTES = 10 * 1024 * 1024
+
+
+def receipts_dir(settings) -> Path:
+    """Where expense receipts are kept (encrypted), under the box's data folder."""
+    return settings.paths.data_dir / "expense-receipts"
 
 
 def record_expense(
@@ -45,6 +54,7 @@ def record_expense(
     day = day or policy.today()
     if day > policy.today():
         raise InvalidInput("An expense cannot be dated in the future.", field="day")
+    ensure_fiscal_year_open(day, policy)
     content_type = filename = None
     if receipt is not None:
         filename, data = receipt

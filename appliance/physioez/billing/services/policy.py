@@ -77,6 +77,19 @@ class BillingPolicy:
         return max((self.discount_limits.get(role, 0) for role in actor.roles), default=0)
 
 
+def ensure_fiscal_year_open(day: date, policy: BillingPolicy) -> None:
+    """An entry a person dates must fall in the current fiscal year: an ended year's books
+    are with the accountant."""
+    start = policy.fiscal_start_month
+    year = numbering.fiscal_year(day, start)
+    if year < numbering.fiscal_year(policy.today(), start):
+        raise Conflict(
+            f"{day:%d %b %Y} is in fiscal year {numbering.fiscal_label(year, start)}, which has "
+            "ended. Record it in the current fiscal year.",
+            field="day",
+        )
+
+
 def ensure_day_open(day: date) -> None:
     """A closed day is locked: nothing new is dated on it, corrections go on a later day."""
     closed = database.execute_sql(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
+from physioez.billing import schemas
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment, Settlement
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.services.invoicing import Discount, LineRequest
@@ -13,6 +14,7 @@ from physioez.billing.views import bp, form_amount, policy
 from physioez.core.kernel import directory
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.boundary import parse_form
 
 
 def _tenders(form) -> list[Tender]:
@@ -151,13 +153,14 @@ def invoice_by_hand(patient_id: str):
 def take_payment(patient_id: str):
     form = request.form
     try:
+        wanted = parse_form(schemas.PaymentIn)
         payment = payments.take_payment(
             current_actor(),
             policy(),
             patient_id,
-            _tenders(form),
-            invoice_ids=form.getlist("invoice_id"),
-            notes=form.get("notes", ""),
+            wanted.tenders_given(),
+            invoice_ids=wanted.invoice_ids,
+            notes=wanted.notes,
         )
     except ServiceError as exc:
         flash(exc.message, "error")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import io
-from datetime import date
+from flask import current_app, flash, redirect, render_template, request, url_for
 
-from flask import current_app, flash, redirect, render_template, request, send_file, url_for
-
+from physioez.billing import schemas
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.services import expenses
+from physioez.billing.services.expenses import receipts_dir
 from physioez.billing.views import bp, form_amount, policy
-from physioez.core.kernel.errors import InvalidInput, ServiceError
+from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.boundary import parse_form
+from physioez.core.web.files import send_bytes
 
 MODE_LABELS = {
     "cash": "Cash from the drawer",
@@ -22,15 +23,15 @@ MODE_LABELS = {
 }
 
 
-def _receipts_dir():
-    return current_app.config["PHYSIOEZ"].paths.data_dir / "expense-receipts"
-
-
 @bp.get("/expenses")
 @requires("billing.expenses.manage")
 def expense_list():
+    return _expenses_page()
+
+
+def _expenses_page(status: int = 200):
     today = policy().today()
-    return render_template(
+    page = render_template(
         "billing/expenses.html",
         expenses=expenses.recent(),
         categories=EXPENSE_CATEGORIES,
@@ -39,38 +40,29 @@ def expense_list():
         month=expenses.totals_by_category(today.replace(day=1), today),
         today=today,
     )
+    return page, status
 
 
 @bp.post("/expenses")
 @requires("billing.expenses.manage")
 def expense_add():
-    form = request.form
     upload = request.files.get("receipt")
     try:
-        day_text = form.get("day") or ""
-        try:
-            day = date.fromisoformat(day_text) if day_text else None
-        except ValueError:
-            raise InvalidInput("Give the date as YYYY-MM-DD.", field="day") from None
+        wanted = parse_form(schemas.ExpenseIn)
         receipt = (
             (upload.filename or "receipt", upload.read()) if upload and upload.filename else None
         )
         expense = expenses.record_expense(
             current_actor(),
             policy(),
-            category=form.get("category", ""),
-            vendor=form.get("vendor", ""),
-            amount=form_amount(form, "amount", required=True),
-            mode=form.get("mode", ""),
-            notes=form.get("notes", ""),
+            **wanted.model_dump(),
             receipt=receipt,
             keyring=current_app.extensions["physioez_keyring"],
-            receipts_dir=_receipts_dir(),
-            day=day,
+            receipts_dir=receipts_dir(current_app.config["PHYSIOEZ"]),
         )
     except ServiceError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("billing.expense_list"))
+        return _expenses_page(status=exc.status)
     flash(f"Recorded {policy().money(expense.amount)} paid to {expense.vendor}.", "success")
     return redirect(url_for("billing.expense_list"))
 
@@ -80,9 +72,12 @@ def expense_add():
 def expense_receipt(expense_id: str):
     expense = expenses.get_expense(expense_id)
     data, content_type, filename = expenses.read_receipt(
-        current_actor(), expense, current_app.extensions["physioez_keyring"], _receipts_dir()
+        current_actor(),
+        expense,
+        current_app.extensions["physioez_keyring"],
+        receipts_dir(current_app.config["PHYSIOEZ"]),
     )
-    return send_file(io.BytesIO(data), mimetype=content_type, download_name=filename)
+    return send_bytes(data, filename, content_type)
 
 
 @bp.post("/petty-cash")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Response, flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 
 from physioez.billing.services import exporting
 from physioez.billing.views import bp, policy
@@ -14,12 +14,16 @@ from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.platform import background
 from physioez.core.platform.exports import Sheet, csv_chunks, write_xlsx
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.files import send_chunks
 
 
 def _month() -> str:
     month = request.values.get("month") or policy().today().strftime("%Y-%m")
     exporting.month_span(month)
     return month
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/exports")
@@ -44,10 +48,8 @@ def export_table(table: str, fmt: str):
         raise NotFound("No such export.")
     name = f"{policy().branch_id}-{table}-{month}.{fmt}"
     if fmt == "csv":
-        return Response(
-            csv_chunks(found.columns, found.rows(), zone=policy().timezone),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return send_chunks(
+            csv_chunks(found.columns, found.rows(), zone=policy().timezone), name, "text/csv"
         )
     # XlsxWriter needs a real file; it is removed as soon as it is opened for sending.
     with tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False) as handle:
@@ -59,12 +61,7 @@ def export_table(table: str, fmt: str):
         data = path.open("rb")
     finally:
         path.unlink(missing_ok=True)
-    return send_file(
-        data,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        as_attachment=True,
-        download_name=name,
-    )
+    return send_file(data, mimetype=XLSX, as_attachment=True, download_name=name)
 
 
 @bp.post("/exports/pack")

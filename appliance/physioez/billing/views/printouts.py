@@ -11,6 +11,7 @@ from physioez.billing.views.checkout import invoice_document, receipt_document
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.platform import printing
 from physioez.core.web.access import requires
+from physioez.core.web.files import send_bytes
 
 
 def _printing_settings():
@@ -45,11 +46,7 @@ def _invoice_pdf(invoice_id: str) -> tuple[bytes, str]:
 
 def _pdf_answer(pdf: bytes, number: str) -> Response:
     name = number.replace("/", "-") + ".pdf"
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
+    return send_bytes(pdf, name, "application/pdf", inline=True)
 
 
 @bp.get("/receipts/<payment_id>/pdf")

@@ -218,7 +218,14 @@ def refuse_if_outranks(actor: Actor, staff: Staff, verb: str) -> None:
     )
 
 
-def set_role_permissions(actor: Actor, role: Role, permissions: Iterable[str]) -> Role:
+SIGN_IN = "core.shell.use"
+
+
+def set_role_permissions(
+    actor: Actor, role: Role, permissions: Iterable[str], *, allow_no_sign_in: bool = False
+) -> Role:
+    """Replace ``role``'s permissions. A role without ``core.shell.use`` lets nobody who holds
+    only it sign in; that is saved only when the person says so (``allow_no_sign_in``)."""
     wanted = sorted(set(permissions))
     unknown = [code for code in wanted if code not in REGISTRY]
     if unknown:
@@ -233,6 +240,14 @@ def set_role_permissions(actor: Actor, role: Role, permissions: Iterable[str]) -
         raise Forbidden(
             "The owner role must keep 'admin.roles.manage', or nobody could fix roles again."
         )
+    if SIGN_IN not in wanted and not allow_no_sign_in:
+        raise InvalidInput(
+            f"Without '{SIGN_IN}' nobody who has only the {role.name} role can sign in. "
+            "Tick 'Save without sign-in' if that is what you want.",
+            field="allow_no_sign_in",
+        )
+    if wanted == sorted(role.permissions):
+        return role  # nothing changes: no audit event, no outbox row, no refresh banner
     with write_transaction():
         records.update(role, actor, action="role.permissions_changed", permissions=wanted)
         bus.publish(RolesChanged(branch=current_node().branch_id, payload={"role": role.code}))
@@ -373,6 +388,8 @@ def set_active(actor: Actor, staff: Staff, active: bool) -> Staff:
     if not active and staff.id == actor.staff_id:
         raise Forbidden("You cannot deactivate your own account.")
     refuse_if_outranks(actor, staff, "deactivate" if not active else "reactivate")
+    if staff.active == active:
+        return staff  # nothing changes: no audit event, no outbox row, sessions kept
     with write_transaction():
         if not active and "owner" in staff.role_codes:
             _refuse_if_last_owner(staff, "deactivate")

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from physioez.core.kernel.bounds import LimitsSettings
+
 DEFAULT_CONFIG_PATH = Path("/etc/physioez/physioez.toml")
 ENV_PREFIX = "PHYSIOEZ_"
 CONFIG_PATH_ENV = "PHYSIOEZ_CONFIG"
@@ -202,6 +204,7 @@ class Settings(Section):
     paths: PathSettings = PathSettings()
     database: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
+    limits: LimitsSettings = LimitsSettings()
     printing: PrintingSettings = PrintingSettings()
     realtime: RealtimeSettings = RealtimeSettings()
     logging: LoggingSettings = LoggingSettings()

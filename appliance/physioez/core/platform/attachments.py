@@ -7,7 +7,7 @@ limited, and the bytes are sealed with the branch keyring before they touch the 
 from __future__ import annotations
 
 import io
-import re
+import unicodedata
 from pathlib import Path
 
 from physioez.core.kernel.errors import InvalidInput
@@ -42,7 +42,11 @@ def check_upload(data: bytes, max_bytes: int) -> str:
 
 
 def safe_filename(filename: str, fallback: str = "document") -> str:
-    return re.sub(r"[^\w.\- ]", "_", Path(filename or fallback).name)[:120] or fallback
+    """The name's letters (with their vowel signs: ``रिपोर्ट.pdf`` stays whole), digits, dots,
+    dashes and spaces; anything else, such as a path or a control character, becomes ``_``."""
+    name = Path(filename or fallback).name
+    kept = "".join(c if c in ".- _" or unicodedata.category(c)[0] in "LMN" else "_" for c in name)
+    return kept[:120] or fallback
 
 
 def stored_path(folder: Path, file_id: str) -> Path:

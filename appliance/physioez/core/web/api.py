@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from physioez import __version__
+from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import public, requires
+from physioez.core.web.boundary import validate
 
 API_PREFIX = "/api/v1"
+
+
+class BadInput(ServiceError):
+    """A body the API cannot read at all (not JSON, not an object, nested too deep)."""
+
+    status = 400
 
 
 class ErrorOut(BaseModel):
@@ -160,15 +168,49 @@ def _error_ref(description: str) -> dict[str, Any]:
     }
 
 
-def validation_answer(error: ValidationError):
-    fields: dict[str, str] = {}
-    for problem in error.errors():
-        name = ".".join(str(part) for part in problem["loc"]) or "body"
-        fields[name] = problem["msg"]
-    names = ", ".join(fields)
-    response = jsonify(error=f"Please check: {names}.", fields=fields)
-    response.status_code = 422
-    return response
+MAX_JSON_DEPTH = 32
+_OPENERS = frozenset(b"[{")
+
+
+def _too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``data`` nests arrays and objects more than ``limit`` deep.
+
+    Checked on the bytes before parsing: a body of ten thousand ``[`` would otherwise take
+    the parser to Python's recursion limit. Bodies with few brackets skip the scan.
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 saying what to send."""
+    if _too_deep(request.get_data(cache=True)):
+        raise BadInput(
+            f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels; send a flatter one."
+        )
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise BadInput("Send a JSON object as the request body.")
+    return payload
 
 
 class Api:
@@ -206,20 +248,12 @@ class Api:
             @functools.wraps(view)
             def endpoint(**path_args: Any):
                 kwargs: dict[str, Any] = dict(path_args)
-                try:
-                    if body is not None:
-                        payload = request.get_json(silent=True)
-                        if not isinstance(payload, dict):
-                            return jsonify(
-                                error="Send a JSON object as the request body.", fields={}
-                            ), 400
-                        kwargs["body"] = body.model_validate(payload)
-                    if query is not None:
-                        kwargs["query"] = query.model_validate(request.args.to_dict())
-                    if form is not None:
-                        kwargs["form"] = form.model_validate(request.form.to_dict())
-                except ValidationError as error:
-                    return validation_answer(error)
+                if body is not None:
+                    kwargs["body"] = validate(body, json_body())
+                if query is not None:
+                    kwargs["query"] = validate(query, request.args.to_dict())
+                if form is not None:
+                    kwargs["form"] = validate(form, request.form.to_dict())
                 result = view(**kwargs)
                 if result is None:
                     return "", status

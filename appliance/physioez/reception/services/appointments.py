@@ -40,6 +40,7 @@ from physioez.reception.services.schedule_setup import (
     get_practitioner,
     get_type,
     hours_between,
+    known_resources,
 )
 from physioez.reception.services.scope import require_own_diary
 
@@ -169,7 +170,7 @@ def _candidate(slot: Slot, appointment_type: AppointmentType, candidate_id: str)
     resources = (
         tuple(appointment_type.resource_ids)
         if slot.resource_ids is None
-        else tuple(dict.fromkeys(slot.resource_ids))
+        else tuple(known_resources(slot.resource_ids))
     )
     class_id = (
         class_id_for(slot.practitioner_id, appointment_type.id, slot.start)
@@ -223,7 +224,9 @@ def _decide(clashes: list[clash.Clash], override_reason: str) -> None:
 _LIVE_PATIENT = "SELECT 1 FROM patient WHERE id = ? AND deleted_at IS NULL"
 
 
-def _validate(slot: Slot) -> None:
+def validate_slot(slot: Slot) -> None:
+    """What a booking needs before the clash engine: a time on the grid and a live patient
+    and practitioner."""
     if slot.start.tzinfo is None:
         raise InvalidInput("The start time needs a time zone.", field="start")
     if slot.start.second or slot.start.microsecond or slot.start.minute % 5:
@@ -291,7 +294,7 @@ def book(
     series_index: int | None = None,
 ) -> Appointment:
     """Put an appointment in the book, or raise :class:`ClashRefused` naming the clash."""
-    _validate(slot)
+    validate_slot(slot)
     require_own_diary(actor, slot.practitioner_id)
     # Read what cannot change under us before taking the write lock: the lock is the queue.
     appointment_type = get_type(slot.type_id)
@@ -353,7 +356,7 @@ def reschedule(
         start=start,
         resource_ids=tuple(appointment.resource_ids),
     )
-    _validate(slot)
+    validate_slot(slot)
     with write_transaction():
         candidate, clashes = check_slot(slot, timezone, exclude_id=appointment.id)
         _decide(clashes, override_reason)

@@ -383,6 +383,11 @@ def add_document(
         raise
 
 
+def documents_dir(settings) -> Path:
+    """Where patient documents are kept (encrypted), under the box's data folder."""
+    return settings.paths.data_dir / "documents"
+
+
 def read_document(
     actor: Actor, document: PatientDocument, keyring: Keyring, documents_dir: Path
 ) -> bytes:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor, record_mutation
+from physioez.core.kernel.bounds import checked_ids
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput, NotFound
 from physioez.core.kernel.models import Staff, fetch_by_id, format_utc, utcnow
@@ -210,10 +211,7 @@ def create_appointment_type(
         raise InvalidInput("Duration is 5 to 480 minutes, in steps of 5.", field="duration_minutes")
     if not 1 <= group_capacity <= 50:
         raise InvalidInput("A class has 1 to 50 places.", field="group_capacity")
-    wanted = list(dict.fromkeys(resource_ids))
-    known = {r.id for r in Resource.live().where(Resource.id.in_(wanted))} if wanted else set()
-    if set(wanted) - known:
-        raise InvalidInput("Unknown room or equipment.", field="resource_ids")
+    wanted = known_resources(resource_ids)
     return records.create(
         AppointmentType,
         actor,
@@ -224,6 +222,14 @@ def create_appointment_type(
         resource_ids=wanted,
         colour=colour,
     )
+
+
+def known_resources(resource_ids: Iterable[str]) -> list[str]:
+    """``resource_ids`` without repeats, each an existing room or equipment; an unknown one
+    is named in the refusal."""
+    wanted = list(dict.fromkeys(resource_ids))
+    known = {r.id for r in Resource.live().where(Resource.id.in_(wanted))} if wanted else set()
+    return checked_ids(wanted, known, "Room or equipment", "resource_ids")
 
 
 def get_type(type_id: str) -> AppointmentType:

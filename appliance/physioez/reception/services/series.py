@@ -64,6 +64,9 @@ def book_series(
     wanted = [o for o in occurrences(rule) if o.index not in skipped]
     if not wanted:
         raise InvalidInput("Every occurrence is skipped: nothing to book.", field="skip")
+    # The series row is written first; an unknown patient must be refused before it, not
+    # by the database's foreign key under it.
+    appointments.validate_slot(base)
     with write_transaction():
         series = records.create(
             AppointmentSeries,

@@ -10,8 +10,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
+from physioez.core.kernel.bounds import BookingStart, Day, local_moment
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
+from physioez.core.web.boundary import bounds, parse_form, validate_value
+from physioez.core.web.branch import branch_today
+from physioez.reception import schemas
 from physioez.reception.models import (
     APPOINTMENT_STATUSES,
     AppointmentType,
@@ -25,10 +29,8 @@ from physioez.reception.services import (
     scope,
     series,
 )
-from physioez.reception.services.appointments import ClashRefused, Slot
-from physioez.reception.services.recurrence import SeriesRule
+from physioez.reception.services.appointments import ClashRefused
 from physioez.reception.views import bp
-from physioez.reception.views.patients import branch_today
 
 
 def _zone_name() -> str:
@@ -37,20 +39,14 @@ def _zone_name() -> str:
 
 def _day_arg(name: str = "day") -> date:
     text = request.args.get(name, "")
-    try:
-        return date.fromisoformat(text) if text else branch_today()
-    except ValueError:
-        raise InvalidInput("Use a date like 2026-11-23.", field=name) from None
+    return validate_value(Day, text, name) if text else branch_today()
 
 
 def local_start(day_text: str, time_text: str) -> datetime:
-    """A date and time typed at the desk, as an aware datetime in the branch's zone."""
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError:
-        raise InvalidInput("Use a date like 2026-11-23.", field="date") from None
-    clock = schedule_setup.parse_clock(time_text, "time")
-    return datetime.combine(day, clock, ZoneInfo(_zone_name()))
+    """A date and time typed at the desk, as an aware datetime in the branch's zone, held to
+    the bookings window."""
+    moment = local_moment(day_text, time_text, bounds())
+    return validate_value(BookingStart, moment, "date")
 
 
 def _types() -> list[AppointmentType]:
@@ -279,43 +275,6 @@ def _changeable_practitioners() -> list:
     return [p for p in schedule_setup.active_practitioners() if may_change(p.id)]
 
 
-def _slot_from(values) -> Slot:
-    if not values.get("patient_id"):
-        raise InvalidInput("Find and choose the patient first.", field="patient_id")
-    if not values.get("practitioner_id"):
-        raise InvalidInput("Choose who the appointment is with.", field="practitioner_id")
-    if not values.get("type_id"):
-        raise InvalidInput("Choose the appointment type.", field="type_id")
-    return Slot(
-        patient_id=values["patient_id"],
-        practitioner_id=values["practitioner_id"],
-        type_id=values["type_id"],
-        start=local_start(values.get("date", ""), values.get("time", "")),
-        notes=values.get("notes", ""),
-    )
-
-
-def _series_rule(values, slot: Slot) -> SeriesRule | None:
-    if values.get("repeat") != "weekly":
-        return None
-    count = values.get("count", "")
-    if not count.isdigit():
-        raise InvalidInput("How many sessions in the series?", field="count")
-    appointment_type = schedule_setup.get_type(slot.type_id)
-    try:
-        return SeriesRule(
-            freq="WEEKLY",
-            interval=1,
-            weekdays=tuple(values.getlist("weekdays")),
-            count=int(count),
-            local_start=slot.start.replace(tzinfo=None),
-            duration_minutes=appointment_type.duration_minutes,
-            timezone=_zone_name(),
-        )
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="weekdays") from None
-
-
 @bp.route("/appointments/new", methods=["GET", "POST"])
 @requires("reception.appointments.write")
 def booking_new():
@@ -323,21 +282,24 @@ def booking_new():
     if request.method == "GET":
         return _booking_form(values)
     try:
-        slot = _slot_from(values)
-        rule = _series_rule(values, slot)
+        if not values.get("patient_id"):
+            raise InvalidInput("Find and choose the patient first.", field="patient_id")
         override = values.get("override_reason", "")
-        if rule is not None:
+        if values.get("repeat") == "weekly":
+            wanted = parse_form(schemas.SeriesIn)
+            slot, rule = wanted.slot(), wanted.rule(_zone_name())
             if values.get("step") != "confirm_series":
-                lines = series.preview(slot, rule)
-                return _booking_form(values, preview=lines)
-            skip = [int(i) for i in values.getlist("skip") if i.isdigit()]
+                return _booking_form(values, preview=series.preview(slot, rule))
             booked = series.book_series(
-                current_actor(), slot, rule, skip=skip, override_reason=override
+                current_actor(), slot, rule, skip=wanted.skip, override_reason=override
             )
             flash(f"Series booked: {len(booked)} sessions.", "success")
             return redirect(url_for("reception.appointment_detail", appointment_id=booked[0].id))
         appointment = appointments.book(
-            current_actor(), slot, _zone_name(), override_reason=override
+            current_actor(),
+            parse_form(schemas.BookingIn).slot(),
+            _zone_name(),
+            override_reason=override,
         )
     except ClashRefused as refused:
         return _booking_form(
@@ -432,13 +394,14 @@ def appointment_cancel(appointment_id: str):
 def appointment_reschedule(appointment_id: str):
     appointment = appointments.get_appointment(appointment_id)
     try:
+        wanted = parse_form(schemas.RescheduleIn)
         appointments.reschedule(
             current_actor(),
             appointment,
-            start=local_start(request.form.get("date", ""), request.form.get("time", "")),
-            practitioner_id=request.form.get("practitioner_id") or None,
+            start=wanted.start,
+            practitioner_id=wanted.practitioner_id,
             timezone=_zone_name(),
-            override_reason=request.form.get("override_reason", ""),
+            override_reason=wanted.override_reason,
         )
     except ClashRefused as refused:
         return _appointment_page(

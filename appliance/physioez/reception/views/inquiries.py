@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 from physioez.core.kernel.errors import Forbidden, InvalidInput, ServiceError
 from physioez.core.kernel.models import Staff
 from physioez.core.web.access import can, current_actor, requires
+from physioez.core.web.branch import branch_today
 from physioez.reception.models import SEXES, AppointmentType
 from physioez.reception.models_inquiries import (
     INQUIRY_SOURCES,
@@ -22,7 +23,7 @@ from physioez.reception.services import inquiries, patients, schedule_setup
 from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.views import bp
 from physioez.reception.views.book import local_start
-from physioez.reception.views.patients import branch_today, details_from_form, parse_date_field
+from physioez.reception.views.patients import details_from_form, parse_date_field
 
 PERMISSION = "reception.inquiries.manage"
 # Tabs of the list: the desk's working set first, then each stage, then everything.

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from flask import (
-    Response,
     current_app,
     flash,
     redirect,
@@ -17,59 +14,26 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
+from physioez.core.kernel.bounds import Day
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
+from physioez.core.web.boundary import parse_form, validate_value
+from physioez.core.web.branch import branch_today
+from physioez.core.web.files import send_bytes
 from physioez.core.web.security import allows_upload
+from physioez.reception import schemas
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument
 from physioez.reception.services import patients, scope
 from physioez.reception.views import bp
 
 
-def branch_today() -> date:
-    """'Today' at the clinic, not in UTC: ages and birthdays are local matters."""
-    zone = ZoneInfo(current_app.config["PHYSIOEZ"].branch.timezone)
-    return datetime.now(zone).date()
-
-
-def documents_dir() -> Path:
-    return current_app.config["PHYSIOEZ"].paths.data_dir / "documents"
-
-
 def parse_date_field(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("Enter the date as YYYY-MM-DD.", field=field) from None
+    return validate_value(Day, text, field) if text.strip() else None
 
 
 def details_from_form(form: MultiDict) -> patients.PatientDetails:
-    age = form.get("age_years", "").strip()
-    if age and not age.isdigit():
-        raise InvalidInput("Enter the age in whole years.", field="age_years")
-    return patients.PatientDetails(
-        first_name=form.get("first_name", ""),
-        last_name=form.get("last_name", ""),
-        sex=form.get("sex", "unknown"),
-        date_of_birth=parse_date_field(form.get("date_of_birth", ""), "date_of_birth"),
-        age_years=int(age) if age else None,
-        phone=form.get("phone", ""),
-        phone_alt=form.get("phone_alt", ""),
-        email=form.get("email", ""),
-        address=form.get("address", ""),
-        emergency_name=form.get("emergency_name", ""),
-        emergency_phone=form.get("emergency_phone", ""),
-        emergency_relation=form.get("emergency_relation", ""),
-        referral_source=form.get("referral_source", ""),
-        referring_doctor=form.get("referring_doctor", ""),
-        alerts=[line for line in form.get("alerts", "").splitlines() if line.strip()],
-        consents={
-            kind: form.get(f"consent_{kind}") == "yes"
-            for kind in CONSENT_KINDS
-            if form.get(f"consent_{kind}") in ("yes", "no")
-        },
-    )
+    """A patient's details as the form gives them, read by the API's model."""
+    return parse_form(schemas.PatientIn, form).details()
 
 
 def _form_page(
@@ -111,8 +75,9 @@ def patient_new():
         return _form_page("reception/patient_form.html", MultiDict(request.args))
     form = request.form
     try:
-        details = details_from_form(form)
-        if form.get("confirm_new") != "1":
+        wanted = parse_form(schemas.PatientCreateIn)
+        details = wanted.details()
+        if not wanted.allow_duplicate:
             matches = patients.duplicates_of(details)
             if matches:
                 return _form_page(
@@ -243,7 +208,7 @@ def patient_document_upload(patient_id: str):
             data=upload.read(limit + 1),
             max_bytes=limit,
             keyring=current_app.extensions["physioez_keyring"],
-            documents_dir=documents_dir(),
+            documents_dir=patients.documents_dir(current_app.config["PHYSIOEZ"]),
         )
     except ServiceError as exc:
         return _patient_page(patient, error=exc, status=exc.status)
@@ -260,10 +225,12 @@ def patient_document(patient_id: str, document_id: str):
     if document is None or document.deleted_at is not None:
         raise NotFound("No such document for this patient.")
     data = patients.read_document(
-        current_actor(), document, current_app.extensions["physioez_keyring"], documents_dir()
+        current_actor(),
+        document,
+        current_app.extensions["physioez_keyring"],
+        patients.documents_dir(current_app.config["PHYSIOEZ"]),
     )
-    response = Response(data, mimetype=document.content_type)
-    response.headers["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    response = send_bytes(data, document.filename, document.content_type, inline=True)
     # A scanned PDF must not run anything even if it tries.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

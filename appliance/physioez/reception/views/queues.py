@@ -9,10 +9,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.branch import branch_today
 from physioez.reception.models import AppointmentType, WaitlistEntry
 from physioez.reception.services import patients, reminders, schedule_setup, waitlist
 from physioez.reception.views import bp
-from physioez.reception.views.patients import branch_today
 
 
 def _waitlist_page(values, error: ServiceError | None = None, status: int = 200):

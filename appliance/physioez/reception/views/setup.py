@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.kernel.identity import get_staff
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.branch import branch_today
 from physioez.reception.models import (
     AppointmentType,
     AvailabilityException,
@@ -18,7 +19,6 @@ from physioez.reception.models import (
 from physioez.reception.services import schedule_setup
 from physioez.reception.services.clash import Rule
 from physioez.reception.views import bp
-from physioez.reception.views.patients import branch_today
 
 
 def _setup_page(error: ServiceError | None = None, status: int = 200):

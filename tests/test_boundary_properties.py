@@ -1,0 +1,223 @@
+"""Arbitrary input at the desk's busiest forms, through the pages and the API alike: every
+answer is a success, a redirect or a 4xx, never a 5xx, and a refused request leaves every
+table it could touch, and the audit log, exactly as they were."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from physioez.billing.models import Expense, Payment, Settlement
+from physioez.core.kernel.models import AuditEvent, OutboxEntry
+from physioez.reception.models import Appointment, Patient
+from tests.reception_fixtures import MONDAY
+
+ODD_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "A\x00sha",
+    "\u202eahsA",
+    "\u2066x\u2069\u200e\u200f",
+    "रिपोर्ट",
+    "ವರದಿ",
+    "9" * 40,
+    "-1",
+    "1e309",
+    "NaN",
+    "0202-01-01",
+    "9999-12-31",
+    "0001-01-01",
+    "2026-02-30",
+    "24:00",
+    "10:07",
+    "no-such-id",
+    "01a249a8-0000-7000-8000-000000000000",
+]
+text = st.one_of(st.sampled_from(ODD_TEXT), st.text(max_size=40))
+json_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    text,
+    st.lists(text, max_size=3),
+)
+# A generous number of examples for a few seconds a form; the database is shared by them.
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+TABLES = (Appointment, Patient, Payment, Settlement, Expense, AuditEvent, OutboxEntry)
+
+
+def snapshot() -> tuple[int, ...]:
+    return tuple(table.select().count() for table in TABLES)
+
+
+def send(post, *args, **kwargs):
+    before = snapshot()
+    response = post(*args, **kwargs)
+    assert response.status_code < 500, response.get_data(as_text=True)[:500]
+    if response.status_code >= 400:
+        assert snapshot() == before, f"a refused request ({response.status_code}) wrote rows"
+    return response
+
+
+LEFT_OUT = object()
+
+
+def fields(valid: dict[str, object], values) -> st.SearchStrategy[dict[str, object]]:
+    """A valid form or body with up to three fields changed to arbitrary values or left
+    out: a form wrong everywhere at once never gets past the first check."""
+
+    def changed(wrong: dict[str, object]) -> dict[str, object]:
+        merged = {**valid, **wrong}
+        return {name: value for name, value in merged.items() if value is not LEFT_OUT}
+
+    wrong = st.dictionaries(
+        st.sampled_from(sorted(valid)), st.one_of(values, st.just(LEFT_OUT)), max_size=3
+    )
+    return wrong.map(changed)
+
+
+@pytest.fixture
+def desk(books, client_for):
+    return client_for("owner")
+
+
+def booking_form(clinic) -> dict[str, object]:
+    return {
+        "patient_id": clinic.asha.id,
+        "practitioner_id": clinic.rao.id,
+        "type_id": clinic.physio.id,
+        "date": MONDAY.isoformat(),
+        "time": "10:00",
+        "notes": "",
+        "override_reason": "",
+        "repeat": "weekly",
+        "weekdays": "MO",
+        "count": "3",
+        "step": "confirm_series",
+    }
+
+
+def test_booking_page(books, desk):
+    @PROPERTY
+    @given(fields(booking_form(books.clinic), text))
+    def run(form):
+        send(desk.post, "/reception/appointments/new", data=form)
+
+    run()
+
+
+def test_booking_api(books, desk):
+    clinic = books.clinic
+    valid = {
+        "patient_id": clinic.asha.id,
+        "practitioner_id": clinic.rao.id,
+        "type_id": clinic.physio.id,
+        "start": f"{MONDAY.isoformat()}T11:00:00+05:30",
+        "resource_ids": [clinic.room1.id],
+        "notes": "",
+        "override_reason": "",
+    }
+
+    @PROPERTY
+    @given(fields(valid, json_value))
+    def run(body):
+        send(desk.post, "/api/v1/appointments", json=body)
+
+    run()
+
+
+PATIENT = {
+    "first_name": "Asha",
+    "last_name": "Menon",
+    "sex": "female",
+    "date_of_birth": "1988-04-12",
+    "age_years": "",
+    "phone": "98450 12345",
+    "email": "",
+    "alerts": "Falls risk",
+    "consent_treatment": "yes",
+    "confirm_new": "1",
+}
+
+
+def test_registration_page(desk):
+    @PROPERTY
+    @given(fields(PATIENT, text))
+    def run(form):
+        send(desk.post, "/reception/patients/new", data=form)
+
+    run()
+
+
+def test_registration_api(desk):
+    valid = {k: v for k, v in PATIENT.items() if not k.startswith(("consent_", "confirm"))}
+    valid.update(alerts=["Falls risk"], age_years=None, allow_duplicate=True)
+
+    @PROPERTY
+    @given(fields(valid, json_value))
+    def run(body):
+        send(desk.post, "/api/v1/patients", json=body)
+
+    run()
+
+
+def test_payment_page(books, desk):
+    valid = {"amount_cash": "500", "amount_upi": "", "reference_upi": "", "notes": ""}
+
+    @PROPERTY
+    @given(fields(valid, text), st.sampled_from([books.clinic.asha.id, "no-such-patient"]))
+    def run(form, patient):
+        send(desk.post, f"/billing/patients/{patient}/payments", data=form)
+
+    run()
+
+
+def test_payment_api(books, desk):
+    tender = st.fixed_dictionaries(
+        {"mode": st.one_of(st.just("cash"), text), "amount": st.one_of(st.just(500), json_value)}
+    )
+    body = st.fixed_dictionaries(
+        {"tenders": st.one_of(st.lists(tender, max_size=3), json_value)},
+        optional={"invoice_ids": st.lists(text, max_size=3), "notes": text},
+    )
+
+    @PROPERTY
+    @given(body, st.sampled_from([books.clinic.asha.id, "no-such-patient"]))
+    def run(payload, patient):
+        send(desk.post, f"/api/v1/billing/patients/{patient}/payments", json=payload)
+
+    run()
+
+
+EXPENSE = {
+    "category": "consumables",
+    "vendor": "Tape & Co",
+    "amount": "450",
+    "mode": "cash",
+    "notes": "",
+    "day": "",
+}
+
+
+def test_expense_page(books, desk):
+    @PROPERTY
+    @given(fields(EXPENSE, text))
+    def run(form):
+        send(desk.post, "/billing/expenses", data=form)
+
+    run()
+
+
+def test_expense_api(books, desk):
+    @PROPERTY
+    @given(fields({**EXPENSE, "amount": 45000, "day": None}, json_value))
+    def run(body):
+        send(desk.post, "/api/v1/billing/expenses", json=body)
+
+    run()
