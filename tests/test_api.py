@@ -148,3 +148,32 @@ def test_me(app, client_for):
     me = therapist.get("/api/v1/me").get_json()
     assert me["roles"] == ["therapist"] and "reception.attendance.write" in me["permissions"]
     assert "admin.staff.read" not in me["permissions"]
+
+
+def test_a_wrong_method_is_a_405_that_says_which_methods_work(app, client_for):
+    client = client_for("owner")
+    document = client.get("/api/v1/openapi.json").get_json()
+    routes = app.url_map.bind("localhost")
+    refused = []
+    for path, operations in document["paths"].items():
+        url = path.replace("{", "").replace("}", "")  # any id: routing answers before the view
+        documented = {method.upper() for method in operations}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - documented:
+            if routes.test(url, method):
+                continue  # another route takes it: /appointments/check is /<appointment_id> too
+            response = client.open(url, method=method)
+            allowed = {m.strip() for m in response.headers.get("Allow", "").split(",")}
+            if (
+                response.status_code != 405
+                or not documented <= allowed
+                or set(response.get_json()) != {"error", "fields"}
+            ):
+                refused.append(f"{method} {path}: {response.status_code} Allow={allowed}")
+    assert not refused
+
+
+def test_a_page_answering_405_also_says_which_methods_work(app, client_for):
+    response = client_for("owner").delete("/healthz")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert response.mimetype == "text/html"
