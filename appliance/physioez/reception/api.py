@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, jsonify, request
 
 from physioez.core.kernel.errors import InvalidInput, NotFound
+from physioez.core.platform import attachments
 from physioez.core.web.access import current_actor
-from physioez.core.web.api import Api
+from physioez.core.web.api import Api, ErrorOut
 from physioez.reception import schemas
 from physioez.reception.models import PatientDocument
 from physioez.reception.services import appointments, clash, patients, schedule_setup, series
@@ -40,6 +41,7 @@ def search_patients(query: schemas.PatientSearchQuery):
     body=schemas.PatientCreateIn,
     response=schemas.PatientOut,
     status=201,
+    errors={409: schemas.DuplicateRefusedOut},
 )
 def register_patient(body: schemas.PatientCreateIn):
     details = body.details()
@@ -58,12 +60,12 @@ def duplicate_conflict(details: patients.PatientDetails, advice: str):
     matches = patients.duplicates_of(details)
     if not matches:
         return None
-    answer = schemas.DuplicateList(matches=[schemas.DuplicateOut.of(m) for m in matches])
-    return jsonify(
+    answer = schemas.DuplicateRefusedOut(
         error=f"This may be a patient already registered. {advice}",
         fields={},
-        **answer.model_dump(mode="json"),
-    ), 409
+        matches=[schemas.DuplicateOut.of(m) for m in matches],
+    )
+    return jsonify(answer.model_dump(mode="json")), 409
 
 
 @api.route(
@@ -166,7 +168,7 @@ def upload_document(patient_id: str, form: schemas.DocumentForm):
     "GET",
     permission="reception.patients.read",
     summary="The document itself (the reading is audited)",
-    produces="application/octet-stream",
+    produces=attachments.ACCEPTED_TYPES,
 )
 def document_content(patient_id: str, document_id: str):
     document = PatientDocument.get_or_none(
@@ -229,6 +231,7 @@ def record_consent(patient_id: str, body: schemas.ConsentIn):
     summary="Fold a duplicate record into this patient",
     body=schemas.MergeIn,
     response=schemas.PatientOut,
+    errors=(409,),
 )
 def merge_patient(patient_id: str, body: schemas.MergeIn):
     keep = patients.get_patient(patient_id)
@@ -256,14 +259,15 @@ def _clashes_out(found) -> list[schemas.ClashOut]:
     ]
 
 
-def _refused(refused: ClashRefused):
-    body = {
-        "error": refused.message,
-        "fields": refused.fields,
-        "needs_override": refused.needs_override,
-        "clashes": [c.model_dump() for c in _clashes_out(refused.clashes)],
-    }
-    return jsonify(body), 409
+def clash_refusal(refused: ClashRefused):
+    """The 409 for a slot that clashes, for every route that books."""
+    answer = schemas.ClashRefusedOut(
+        error=refused.message,
+        fields=refused.fields,
+        needs_override=refused.needs_override,
+        clashes=_clashes_out(refused.clashes),
+    )
+    return jsonify(answer.model_dump(mode="json")), 409
 
 
 def _slot(body: schemas.SlotIn) -> Slot:
@@ -299,6 +303,7 @@ def list_appointments(query: schemas.DayQuery):
     summary="What a slot would clash with, without booking it",
     body=schemas.SlotIn,
     response=schemas.CheckOut,
+    errors=(404,),
 )
 def check_appointment(body: schemas.SlotIn):
     _, found = appointments.check_slot(_slot(body), _settings().branch.timezone)
@@ -316,6 +321,7 @@ def check_appointment(body: schemas.SlotIn):
     body=schemas.BookingIn,
     response=schemas.AppointmentOut,
     status=201,
+    errors={404: ErrorOut, 409: schemas.ClashRefusedOut},
 )
 def book_appointment(body: schemas.BookingIn):
     try:
@@ -326,7 +332,7 @@ def book_appointment(body: schemas.BookingIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentOut.of(booked)
 
 
@@ -353,6 +359,7 @@ def _rule(body: schemas.SeriesIn) -> SeriesRule:
     summary="Every occurrence of a weekly series with its clashes",
     body=schemas.SeriesIn,
     response=schemas.SeriesPreviewOut,
+    errors=(404,),
 )
 def preview_series(body: schemas.SeriesIn):
     lines = series.preview(_slot(body), _rule(body))
@@ -376,6 +383,7 @@ def preview_series(body: schemas.SeriesIn):
     body=schemas.SeriesIn,
     response=schemas.AppointmentList,
     status=201,
+    errors={404: ErrorOut, 409: schemas.ClashRefusedOut},
 )
 def book_series(body: schemas.SeriesIn):
     try:
@@ -387,7 +395,7 @@ def book_series(body: schemas.SeriesIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentList(appointments=[schemas.AppointmentOut.of(a) for a in booked])
 
 
@@ -409,6 +417,7 @@ def get_appointment(appointment_id: str):
     summary="Confirm, check in, start, complete or mark a no-show",
     body=schemas.StatusIn,
     response=schemas.AppointmentOut,
+    errors=(409,),
 )
 def set_appointment_status(appointment_id: str, body: schemas.StatusIn):
     appointment = appointments.set_status(
@@ -424,6 +433,7 @@ def set_appointment_status(appointment_id: str, body: schemas.StatusIn):
     summary="Cancel with a reason (this one, or this and following)",
     body=schemas.CancelIn,
     response=schemas.AppointmentOut,
+    errors=(409,),
 )
 def cancel_appointment(appointment_id: str, body: schemas.CancelIn):
     appointment = appointments.get_appointment(appointment_id)
@@ -443,6 +453,7 @@ def cancel_appointment(appointment_id: str, body: schemas.CancelIn):
     summary="Move to another time or practitioner",
     body=schemas.RescheduleIn,
     response=schemas.AppointmentOut,
+    errors={409: (ErrorOut, schemas.ClashRefusedOut)},
 )
 def reschedule_appointment(appointment_id: str, body: schemas.RescheduleIn):
     appointment = appointments.get_appointment(appointment_id)
@@ -456,7 +467,7 @@ def reschedule_appointment(appointment_id: str, body: schemas.RescheduleIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentOut.of(appointment)
 
 
@@ -488,6 +499,7 @@ def list_practitioners():
     summary="A practitioner's working hours and leave, day by day",
     query=schemas.AvailabilityQuery,
     response=schemas.AvailabilityOut,
+    errors=(404,),
 )
 def get_availability(query: schemas.AvailabilityQuery):
     if query.end_day < query.start_day or (query.end_day - query.start_day).days > 62:
