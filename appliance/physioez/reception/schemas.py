@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -151,6 +151,14 @@ class ClashOut(BaseModel):
     resource_id: str | None
 
 
+# Days and times the appointment book's arithmetic (a day's span, the clash window) can hold:
+# year 1 or 9999 overflowed into a 500. The clinic's own windows narrow these further.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+EARLIEST_START = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(9998, 12, 31, tzinfo=UTC)
+
+
 class ClashRefusedOut(BaseModel):
     """A 409 for a slot that clashes: what it clashes with, and whether a reason overrides it."""
 
@@ -173,7 +181,11 @@ class SlotIn(BaseModel):
     patient_id: str = Field(min_length=1, max_length=64)
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
-    start: AwareDatetime = Field(description="ISO 8601 with an offset, on a 5-minute mark")
+    start: AwareDatetime = Field(
+        ge=EARLIEST_START,
+        le=LATEST_START,
+        description="ISO 8601 with an offset, on a 5-minute mark",
+    )
     resource_ids: list[str] | None = Field(None, description="Default: the type's rooms")
     notes: str = Field("", max_length=1000)
 
@@ -235,7 +247,7 @@ class AppointmentList(BaseModel):
 
 class DayQuery(BaseModel):
     model_config = Strict
-    day: date = Field(description="Branch-local date")
+    day: date = Field(ge=EARLIEST_DAY, le=LATEST_DAY, description="Branch-local date")
     practitioner_id: str = Field("", max_length=64)
 
 
@@ -268,7 +280,7 @@ class CancelIn(BaseModel):
 
 class RescheduleIn(BaseModel):
     model_config = Strict
-    start: AwareDatetime
+    start: AwareDatetime = Field(ge=EARLIEST_START, le=LATEST_START)
     practitioner_id: str | None = Field(None, max_length=64)
     override_reason: str = Field("", max_length=500)
 
