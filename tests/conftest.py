@@ -22,6 +22,7 @@ from physioez.core.kernel.settings import Settings, defaults
 pytest_plugins = [
     "tests.reception_fixtures",
     "tests.billing_fixtures",
+    "tests.route_targets",
     "tests.browser_support",
     "tests.cups_support",
     "tests.mqtt_support",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import BaseModel
+
 from physioez.core.kernel.models import AuditEvent, Staff
-from physioez.core.web.api import API_PREFIX
+from physioez.core.web.api import API_PREFIX, Api, ApiRegistry, SchemaNameClash
 
 
 def test_openapi_documents_every_api_route(app, anon):
@@ -148,3 +151,79 @@ def test_me(app, client_for):
     me = therapist.get("/api/v1/me").get_json()
     assert me["roles"] == ["therapist"] and "reception.attendance.write" in me["permissions"]
     assert "admin.staff.read" not in me["permissions"]
+
+
+def test_a_wrong_method_is_a_405_that_says_which_methods_work(app, client_for):
+    client = client_for("owner")
+    document = client.get("/api/v1/openapi.json").get_json()
+    routes = app.url_map.bind("localhost")
+    refused = []
+    for path, operations in document["paths"].items():
+        url = path.replace("{", "").replace("}", "")  # any id: routing answers before the view
+        documented = {method.upper() for method in operations}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - documented:
+            if routes.test(url, method):
+                continue  # another route takes it: /appointments/check is /<appointment_id> too
+            response = client.open(url, method=method)
+            allowed = {m.strip() for m in response.headers.get("Allow", "").split(",")}
+            if (
+                response.status_code != 405
+                or not documented <= allowed
+                or set(response.get_json()) != {"error", "fields"}
+            ):
+                refused.append(f"{method} {path}: {response.status_code} Allow={allowed}")
+    assert not refused
+
+
+def test_a_page_answering_405_also_says_which_methods_work(app, client_for):
+    response = client_for("owner").delete("/healthz")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert response.mimetype == "text/html"
+
+
+def test_openapi_names_the_errors_each_route_can_answer(anon):
+    paths = anon.get("/api/v1/openapi.json").get_json()["paths"]
+
+    def answers(path, method):
+        return set(paths[API_PREFIX + path][method]["responses"])
+
+    common = {"400", "401", "403", "422"}
+    assert answers("/practitioners", "get") == common | {"200"}
+    # A path parameter can name nothing; a body can be too large.
+    assert answers("/staff/{staff_id}", "get") == common | {"200", "404"}
+    assert answers("/staff", "post") == common | {"201", "409", "413"}
+    assert answers("/tokens/{token_id}", "delete") == common | {"200", "404", "409"}
+    # Booking names ids in its body, and a clash answers 409 with the clashes.
+    booking = paths[API_PREFIX + "/appointments"]["post"]["responses"]
+    assert {"404", "409"} <= set(booking)
+    clash = booking["409"]["content"]["application/json"]["schema"]
+    assert clash == {"$ref": "#/components/schemas/ClashRefusedOut"}
+
+
+def _registry_with_two_models_named(name: str) -> ApiRegistry:
+    first = type(name, (BaseModel,), {"__annotations__": {"a": int}})
+    second = type(name, (BaseModel,), {"__annotations__": {"b": str}})
+    api = Api("clash", tag="Clash")
+    api.route("/one", "POST", permission="core.shell.use", summary="1", body=first)(lambda: None)
+    api.route("/two", "POST", permission="core.shell.use", summary="2", body=second)(lambda: None)
+    return ApiRegistry(operations=api.operations)
+
+
+def test_two_different_schemas_with_one_name_stop_the_document(app):
+    with app.app_context(), pytest.raises(SchemaNameClash, match="StatusIn"):
+        _registry_with_two_models_named("StatusIn").openapi()
+
+
+def test_appointment_and_inquiry_statuses_are_two_schemas(anon):
+    document = anon.get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    inquiry = document["paths"]["/api/v1/inquiries/{inquiry_id}/status"]["put"]
+    appointment = document["paths"]["/api/v1/appointments/{appointment_id}/status"]["put"]
+
+    def body_schema(operation):
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        return schemas[ref.rsplit("/", 1)[1]]
+
+    assert "lost" in body_schema(inquiry)["properties"]["status"]["enum"]
+    assert "no_show" in body_schema(appointment)["properties"]["status"]["enum"]

@@ -180,3 +180,20 @@ def test_availability_and_exceptions(clinic, client_for):
     assert response.status_code == 422
     listed = admin.get("/api/v1/practitioners").get_json()["practitioners"]
     assert {p["id"] for p in listed} == {clinic.rao.id, clinic.iyer.id}
+
+
+def test_days_and_starts_beyond_what_the_book_can_count_are_422(clinic, client_for):
+    # Found by tests/test_api_fuzz.py: year 1 overflowed the day's span and the clash window.
+    desk = client_for("receptionist")
+    booked = desk.post("/api/v1/appointments", json=body(clinic)).get_json()
+    for day in ("0001-01-01", "9999-12-31"):
+        response = desk.get(f"/api/v1/appointments?day={day}")
+        assert response.status_code == 422, day
+        assert "day" in response.get_json()["fields"]
+    for start in ("0001-01-01T00:00:00Z", "9999-12-31T23:55:00+05:30"):
+        moved = desk.post(f"/api/v1/appointments/{booked['id']}/reschedule", json={"start": start})
+        assert moved.status_code == 422, start
+        booking = desk.post("/api/v1/appointments", json=body(clinic) | {"start": start})
+        assert booking.status_code == 422, start
+    assert desk.get(f"/api/v1/appointments/{booked['id']}").get_json()["start"] == booked["start"]
+    assert Appointment.select().count() == 1

@@ -149,14 +149,14 @@ def test_a_document_named_in_any_script_downloads(app, client_for, name):
     page_url = f"/reception/patients/{patient['id']}/documents"
     response = desk.post(
         page_url,
-        data={"kind": "report", "file": (io.BytesIO(pdf), name)},
+        data={"kind": "consent_form", "file": (io.BytesIO(pdf), name)},
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
     api_url = f"/api/v1/patients/{patient['id']}/documents"
     response = desk.post(
         api_url,
-        data={"kind": "report", "file": (io.BytesIO(pdf), name)},
+        data={"kind": "consent_form", "file": (io.BytesIO(pdf), name)},
         content_type="multipart/form-data",
     )
     assert response.status_code == 201

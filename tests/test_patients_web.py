@@ -261,4 +261,8 @@ def test_openapi_describes_the_upload(app, anon):
     content = document["paths"]["/api/v1/patients/{patient_id}/documents/{document_id}/content"][
         "get"
     ]
-    assert "application/octet-stream" in content["responses"]["200"]["content"]
+    assert set(content["responses"]["200"]["content"]) == {
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+    }

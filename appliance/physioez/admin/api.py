@@ -41,6 +41,7 @@ def list_staff(query: schemas.StaffQuery):
     body=schemas.StaffCreateIn,
     response=schemas.StaffOut,
     status=201,
+    errors=(409,),
 )
 def create_staff(body: schemas.StaffCreateIn):
     staff = identity.create_staff(
@@ -172,6 +173,7 @@ def list_tokens():
     body=schemas.TokenCreateIn,
     response=schemas.TokenCreatedOut,
     status=201,
+    errors=(404,),
 )
 def create_token(body: schemas.TokenCreateIn):
     token, secret = identity.create_api_token(
@@ -190,6 +192,7 @@ def create_token(body: schemas.TokenCreateIn):
     permission="admin.tokens.manage",
     summary="Revoke an API token",
     response=schemas.TokenOut,
+    errors=(409,),
 )
 def revoke_token(token_id: str):
     token = ApiToken.get_or_none(ApiToken.id == token_id)

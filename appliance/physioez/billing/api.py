@@ -45,6 +45,7 @@ def patient_in_path() -> Iterator[None]:
     body=schemas.InvoiceIn,
     response=schemas.InvoiceOut,
     status=201,
+    errors=(409,),
 )
 def create_invoice(patient_id: str, body: schemas.InvoiceIn):
     with patient_in_path():
@@ -75,6 +76,7 @@ def get_invoice(invoice_id: str):
     body=schemas.PaymentIn,
     response=schemas.PaymentOut,
     status=201,
+    errors=(409,),
 )
 def take_payment(patient_id: str, body: schemas.PaymentIn):
     with patient_in_path():

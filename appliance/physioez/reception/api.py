@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from physioez.core.kernel.errors import InvalidInput, NotFound
+from physioez.core.platform import attachments
 from physioez.core.web.access import current_actor
-from physioez.core.web.api import Api
+from physioez.core.web.api import Api, ErrorOut
 from physioez.core.web.branch import branch_today
 from physioez.core.web.files import send_bytes
 from physioez.reception import schemas
@@ -38,6 +39,7 @@ def search_patients(query: schemas.PatientSearchQuery):
     body=schemas.PatientCreateIn,
     response=schemas.PatientOut,
     status=201,
+    errors={409: schemas.DuplicateRefusedOut},
 )
 def register_patient(body: schemas.PatientCreateIn):
     details = body.details()
@@ -56,12 +58,12 @@ def duplicate_conflict(details: patients.PatientDetails, advice: str):
     matches = patients.duplicates_of(details)
     if not matches:
         return None
-    answer = schemas.DuplicateList(matches=[schemas.DuplicateOut.of(m) for m in matches])
-    return jsonify(
+    answer = schemas.DuplicateRefusedOut(
         error=f"This may be a patient already registered. {advice}",
         fields={},
-        **answer.model_dump(mode="json"),
-    ), 409
+        matches=[schemas.DuplicateOut.of(m) for m in matches],
+    )
+    return jsonify(answer.model_dump(mode="json")), 409
 
 
 @api.route(
@@ -164,7 +166,7 @@ def upload_document(patient_id: str, form: schemas.DocumentForm):
     "GET",
     permission="reception.patients.read",
     summary="The document itself (the reading is audited)",
-    produces="application/octet-stream",
+    produces=attachments.ACCEPTED_TYPES,
 )
 def document_content(patient_id: str, document_id: str):
     document = PatientDocument.get_or_none(
@@ -228,6 +230,7 @@ def record_consent(patient_id: str, body: schemas.ConsentIn):
     summary="Fold a duplicate record into this patient",
     body=schemas.MergeIn,
     response=schemas.PatientOut,
+    errors=(409,),
 )
 def merge_patient(patient_id: str, body: schemas.MergeIn):
     keep = patients.get_patient(patient_id)
@@ -255,14 +258,15 @@ def _clashes_out(found) -> list[schemas.ClashOut]:
     ]
 
 
-def _refused(refused: ClashRefused):
-    body = {
-        "error": refused.message,
-        "fields": refused.fields,
-        "needs_override": refused.needs_override,
-        "clashes": [c.model_dump() for c in _clashes_out(refused.clashes)],
-    }
-    return jsonify(body), 409
+def clash_refusal(refused: ClashRefused):
+    """The 409 for a slot that clashes, for every route that books."""
+    answer = schemas.ClashRefusedOut(
+        error=refused.message,
+        fields=refused.fields,
+        needs_override=refused.needs_override,
+        clashes=_clashes_out(refused.clashes),
+    )
+    return jsonify(answer.model_dump(mode="json")), 409
 
 
 @api.route(
@@ -287,6 +291,7 @@ def list_appointments(query: schemas.DayQuery):
     summary="What a slot would clash with, without booking it",
     body=schemas.SlotIn,
     response=schemas.CheckOut,
+    errors=(404,),
 )
 def check_appointment(body: schemas.SlotIn):
     _, found = appointments.check_slot(body.slot(), _settings().branch.timezone)
@@ -304,6 +309,7 @@ def check_appointment(body: schemas.SlotIn):
     body=schemas.BookingIn,
     response=schemas.AppointmentOut,
     status=201,
+    errors={404: ErrorOut, 409: schemas.ClashRefusedOut},
 )
 def book_appointment(body: schemas.BookingIn):
     try:
@@ -314,7 +320,7 @@ def book_appointment(body: schemas.BookingIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentOut.of(booked)
 
 
@@ -325,6 +331,7 @@ def book_appointment(body: schemas.BookingIn):
     summary="Every occurrence of a weekly series with its clashes",
     body=schemas.SeriesIn,
     response=schemas.SeriesPreviewOut,
+    errors=(404,),
 )
 def preview_series(body: schemas.SeriesIn):
     lines = series.preview(body.slot(), body.rule(_settings().branch.timezone))
@@ -348,6 +355,7 @@ def preview_series(body: schemas.SeriesIn):
     body=schemas.SeriesIn,
     response=schemas.AppointmentList,
     status=201,
+    errors={404: ErrorOut, 409: schemas.ClashRefusedOut},
 )
 def book_series(body: schemas.SeriesIn):
     try:
@@ -359,7 +367,7 @@ def book_series(body: schemas.SeriesIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentList(appointments=[schemas.AppointmentOut.of(a) for a in booked])
 
 
@@ -381,6 +389,7 @@ def get_appointment(appointment_id: str):
     summary="Confirm, check in, start, complete or mark a no-show",
     body=schemas.StatusIn,
     response=schemas.AppointmentOut,
+    errors=(409,),
 )
 def set_appointment_status(appointment_id: str, body: schemas.StatusIn):
     appointment = appointments.set_status(
@@ -396,6 +405,7 @@ def set_appointment_status(appointment_id: str, body: schemas.StatusIn):
     summary="Cancel with a reason (this one, or this and following)",
     body=schemas.CancelIn,
     response=schemas.AppointmentOut,
+    errors=(409,),
 )
 def cancel_appointment(appointment_id: str, body: schemas.CancelIn):
     appointment = appointments.get_appointment(appointment_id)
@@ -415,6 +425,7 @@ def cancel_appointment(appointment_id: str, body: schemas.CancelIn):
     summary="Move to another time or practitioner",
     body=schemas.RescheduleIn,
     response=schemas.AppointmentOut,
+    errors={409: (ErrorOut, schemas.ClashRefusedOut)},
 )
 def reschedule_appointment(appointment_id: str, body: schemas.RescheduleIn):
     appointment = appointments.get_appointment(appointment_id)
@@ -428,7 +439,7 @@ def reschedule_appointment(appointment_id: str, body: schemas.RescheduleIn):
             override_reason=body.override_reason,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return schemas.AppointmentOut.of(appointment)
 
 
@@ -460,6 +471,7 @@ def list_practitioners():
     summary="A practitioner's working hours and leave, day by day",
     query=schemas.AvailabilityQuery,
     response=schemas.AvailabilityOut,
+    errors=(404,),
 )
 def get_availability(query: schemas.AvailabilityQuery):
     if query.end_day < query.start_day or (query.end_day - query.start_day).days > 62:

@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from flask import current_app, jsonify
+from flask import current_app
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from physioez.core.kernel.bounds import FollowUpDay, Inbound, optional
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
-from physioez.core.web.api import Api
+from physioez.core.web.api import Api, ErrorOut
 from physioez.reception import schemas
-from physioez.reception.api import duplicate_conflict
+from physioez.reception.api import clash_refusal, duplicate_conflict
 from physioez.reception.models_inquiries import Inquiry, InquiryTask
 from physioez.reception.services import inquiries
 from physioez.reception.services.appointments import ClashRefused, Slot
@@ -126,7 +126,7 @@ class InquiryQuery(Inbound):
     limit: int = Field(200, ge=1, le=500)
 
 
-class StatusIn(Inbound):
+class InquiryStatusIn(Inbound):
     status: Status
     lost_reason: str = Field("", max_length=500, description="Required when the status is lost")
 
@@ -217,10 +217,11 @@ def get_inquiry(inquiry_id: str):
     "PUT",
     permission=PERMISSION,
     summary="Move along the pipeline (lost needs lost_reason; convert with /convert)",
-    body=StatusIn,
+    body=InquiryStatusIn,
     response=InquiryOut,
+    errors=(409,),
 )
-def set_inquiry_status(inquiry_id: str, body: StatusIn):
+def set_inquiry_status(inquiry_id: str, body: InquiryStatusIn):
     inquiry = inquiries.set_status(
         current_actor(), inquiries.get_inquiry(inquiry_id), body.status, body.lost_reason
     )
@@ -235,6 +236,7 @@ def set_inquiry_status(inquiry_id: str, body: StatusIn):
     body=TaskIn,
     response=TaskOut,
     status=201,
+    errors=(409,),
 )
 def add_inquiry_task(inquiry_id: str, body: TaskIn):
     task = inquiries.add_task(
@@ -249,29 +251,11 @@ def add_inquiry_task(inquiry_id: str, body: TaskIn):
     permission=PERMISSION,
     summary="Mark a follow-up task done",
     response=TaskOut,
+    errors=(409,),
 )
 def complete_inquiry_task(inquiry_id: str, task_id: str):
     task = inquiries.get_task(inquiries.get_inquiry(inquiry_id), task_id)
     return TaskOut.of(inquiries.complete_task(current_actor(), task))
-
-
-def _refused(refused: ClashRefused):
-    clashes = [
-        schemas.ClashOut(
-            rule=c.rule.value,
-            severity=c.severity.value,
-            message=c.message,
-            conflicting_id=c.conflicting_id,
-            resource_id=c.resource_id,
-        ).model_dump()
-        for c in refused.clashes
-    ]
-    return jsonify(
-        error=refused.message,
-        fields=refused.fields,
-        needs_override=refused.needs_override,
-        clashes=clashes,
-    ), 409
 
 
 @api.route(
@@ -282,6 +266,7 @@ def _refused(refused: ClashRefused):
     "(409 with the clashes, or with duplicate matches)",
     body=ConvertIn,
     response=ConversionOut,
+    errors={409: (ErrorOut, schemas.ClashRefusedOut, schemas.DuplicateRefusedOut)},
 )
 def convert_inquiry(inquiry_id: str, body: ConvertIn):
     inquiry = inquiries.get_inquiry(inquiry_id)
@@ -318,7 +303,7 @@ def convert_inquiry(inquiry_id: str, body: ConvertIn):
             existing_patient_id=body.existing_patient_id,
         )
     except ClashRefused as refused:
-        return _refused(refused)
+        return clash_refusal(refused)
     return ConversionOut(
         inquiry=InquiryOut.of(result.inquiry),
         patient=schemas.PatientOut.of(result.patient),

@@ -182,6 +182,23 @@ class ClashOut(BaseModel):
     resource_id: str | None
 
 
+class ClashRefusedOut(BaseModel):
+    """A 409 for a slot that clashes: what it clashes with, and whether a reason overrides it."""
+
+    error: str
+    fields: dict[str, str]
+    needs_override: bool
+    clashes: list[ClashOut]
+
+
+class DuplicateRefusedOut(BaseModel):
+    """A 409 for a registration that looks like a patient already on file."""
+
+    error: str
+    fields: dict[str, str]
+    matches: list[DuplicateOut]
+
+
 class SlotIn(Inbound):
     patient_id: str = Field(min_length=1, max_length=64)
     practitioner_id: str = Field(min_length=1, max_length=64)

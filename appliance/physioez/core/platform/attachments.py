@@ -18,6 +18,8 @@ _SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
 )
+# What an attachment can be, so a download's answer can be documented.
+ACCEPTED_TYPES = tuple(content_type for _, content_type, _ in _SIGNATURES)
 
 
 def sniff_type(data: bytes) -> str:

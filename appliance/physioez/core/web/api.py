@@ -8,7 +8,7 @@ document cannot drift from what the code accepts.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,29 @@ class ErrorOut(BaseModel):
     fields: dict[str, str]
 
 
+class SchemaNameClash(Exception):
+    """Two different schemas would share one name in the OpenAPI document."""
+
+
+# Answers every operation can give, whatever it does.
+COMMON_ERRORS = {
+    400: "Bad request (for example a missing CSRF token)",
+    401: "Not signed in, or the token is wrong",
+    403: "The role or token lacks the permission",
+    422: "Invalid input; `fields` names each problem",
+}
+# An error answer's body: one model, or any of several (a 409 that is a clash or a state).
+ErrorBodies = type[BaseModel] | tuple[type[BaseModel], ...]
+
+# Answers an operation gives only when it can (see ``Api.route``'s ``errors``).
+ERROR_MEANINGS = {
+    404: "Something the request names does not exist",
+    409: "Refused by the record's current state (already done, a clash, a likely duplicate)",
+    413: "The request is larger than this box accepts",
+    503: "A service this needs (a printer, head office) cannot be reached now; try again",
+}
+
+
 @dataclass
 class ApiOperation:
     path: str
@@ -47,7 +70,22 @@ class ApiOperation:
     tag: str
     form: type[BaseModel] | None = None
     files: tuple[str, ...] = ()
-    produces: str | None = None
+    produces: tuple[str, ...] = ()
+    errors: dict[int, ErrorBodies] = field(default_factory=dict)
+
+    def error_answers(self) -> dict[int, ErrorBodies]:
+        """Every error status this operation can answer, each with its body's model(s).
+
+        A path parameter names a record, so the operation can answer 404; a body can be too
+        large (413); the rest the route declares after reading its services.
+        """
+        answers: dict[int, ErrorBodies] = dict.fromkeys(COMMON_ERRORS, ErrorOut)
+        if "<" in self.path:
+            answers[404] = ErrorOut
+        if self.body is not None or self.form is not None or self.files:
+            answers[413] = ErrorOut
+        answers.update(self.errors)
+        return dict(sorted(answers.items()))
 
 
 @dataclass
@@ -55,8 +93,7 @@ class ApiRegistry:
     operations: list[ApiOperation] = field(default_factory=list)
 
     def openapi(self) -> dict[str, Any]:
-        schemas: dict[str, Any] = {}
-        schemas["ErrorOut"] = _schema(ErrorOut, schemas)
+        schemas = _Components()
         paths: dict[str, Any] = {}
         for op in self.operations:
             entry: dict[str, Any] = {
@@ -64,10 +101,11 @@ class ApiRegistry:
                 "tags": [op.tag],
                 "x-permission": op.permission,
                 "responses": {
-                    "400": _error_ref("Bad request (for example a missing CSRF token)"),
-                    "401": _error_ref("Not signed in, or the token is wrong"),
-                    "403": _error_ref("The role or token lacks the permission"),
-                    "422": _error_ref("Invalid input; `fields` names each problem"),
+                    str(status): {
+                        "description": COMMON_ERRORS.get(status) or ERROR_MEANINGS[status],
+                        "content": {"application/json": {"schema": _refs(bodies, schemas)}},
+                    }
+                    for status, bodies in op.error_answers().items()
                 },
             }
             if op.body is not None:
@@ -116,16 +154,17 @@ class ApiRegistry:
             if op.response is not None:
                 ok["content"] = {"application/json": {"schema": _ref(op.response, schemas)}}
             elif op.produces:
-                ok["content"] = {op.produces: {"schema": {"type": "string", "format": "binary"}}}
+                binary = {"schema": {"type": "string", "format": "binary"}}
+                ok["content"] = {media_type: binary for media_type in op.produces}
             entry["responses"][str(op.status)] = ok
-            openapi_path = _openapi_path(API_PREFIX + op.path)
-            paths.setdefault(openapi_path, {})[op.method.lower()] = entry
+            document_path = openapi_path(API_PREFIX + op.path)
+            paths.setdefault(document_path, {})[op.method.lower()] = entry
         return {
             "openapi": "3.1.0",
             "info": {"title": "PhysioEZ appliance API", "version": __version__},
             "servers": [{"url": "/"}],
             "components": {
-                "schemas": schemas,
+                "schemas": dict(schemas),
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer"},
                     "session": {
@@ -141,7 +180,7 @@ class ApiRegistry:
         }
 
 
-def _openapi_path(rule: str) -> str:
+def openapi_path(rule: str) -> str:
     parts = []
     for part in rule.split("/"):
         if part.startswith("<") and part.endswith(">"):
@@ -150,22 +189,38 @@ def _openapi_path(rule: str) -> str:
     return "/".join(parts)
 
 
-def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+class _Components(dict[str, Any]):
+    """``components/schemas``: a name given to two different schemas is an error, not a
+    silent overwrite that would describe one operation's input with another's."""
+
+    def __setitem__(self, name: str, schema: Any) -> None:
+        if name in self and self[name] != schema:
+            raise SchemaNameClash(
+                f"Two different schemas are named {name!r} in the OpenAPI document; "
+                "rename one of the models or enums."
+            )
+        super().__setitem__(name, schema)
+
+    def update(self, other: Mapping[str, Any]) -> None:  # type: ignore[override]
+        for name, schema in other.items():
+            self[name] = schema
+
+
+def _schema(model: type[BaseModel], defs: _Components) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs.update(schema.pop("$defs", {}))
     return schema
 
 
-def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+def _ref(model: type[BaseModel], schemas: _Components) -> dict[str, str]:
     schemas[model.__name__] = _schema(model, schemas)
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _error_ref(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-    }
+def _refs(bodies: ErrorBodies, schemas: _Components) -> dict[str, Any]:
+    if not isinstance(bodies, tuple):
+        return _ref(bodies, schemas)
+    return {"anyOf": [_ref(model, schemas) for model in bodies]}
 
 
 MAX_JSON_DEPTH = 32
@@ -234,15 +289,27 @@ class Api:
         status: int = 200,
         form: type[BaseModel] | None = None,
         files: tuple[str, ...] = (),
-        produces: str | None = None,
+        produces: tuple[str, ...] = (),
         upload_limit: Callable[[], int] | None = None,
+        errors: Iterable[int] | Mapping[int, ErrorBodies] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register ``view(**path_args, body=..., query=..., form=...)`` returning a model.
 
         ``form`` and ``files`` describe a multipart upload (the view reads the files from the
         request); ``upload_limit`` lets that route accept a larger body than forms do;
-        ``produces`` documents a non-JSON answer such as a file.
+        ``produces`` documents a non-JSON answer such as a file, by its media types.
+        ``errors`` names the statuses beyond the common ones its services can answer with
+        (404 for an id in the body, 409 for ``Conflict``, 503 for a printer or head office),
+        mapped to a richer body's model (or a tuple of them) where the answer is more than
+        ``ErrorOut``; 404 for
+        a path parameter and 413 for a body are added without asking.
         """
+        unknown = {*errors} - ERROR_MEANINGS.keys()
+        if unknown:
+            raise ValueError(f"{path}: no meaning for error statuses {sorted(unknown)}")
+        error_models = (
+            dict(errors) if isinstance(errors, Mapping) else dict.fromkeys(errors, ErrorOut)
+        )
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
@@ -281,6 +348,7 @@ class Api:
                     form=form,
                     files=files,
                     produces=produces,
+                    errors=error_models,
                 )
             )
             return guarded
@@ -295,9 +363,13 @@ def init_api(app: Flask, apis: list[Api]) -> None:
         app.register_blueprint(api.blueprint)
         registry.operations.extend(api.operations)
     app.extensions["physioez_api"] = registry
+    # Built once, now: a document that cannot be built (two schemas with one name) stops the
+    # app from starting instead of failing the first person who asks for it.
+    with app.app_context():
+        document = registry.openapi()
 
     @public
     def openapi_document():
-        return jsonify(registry.openapi())
+        return jsonify(document)
 
     app.add_url_rule(f"{API_PREFIX}/openapi.json", "openapi", openapi_document)

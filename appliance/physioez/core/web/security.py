@@ -217,9 +217,13 @@ def _handle_http_error(error: HTTPException):
     description = error.description if error.description and status in (400, 403) else None
     if status == 413:
         description = "The request is larger than this box accepts. Send a smaller file or form."
+    # Werkzeug's own headers for the error, such as a 405's Allow (RFC 9110 requires it),
+    # without its Content-Type: the answer here is JSON or a page.
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
     if is_api_request():
-        return jsonify(error=description or default, fields={}), status
-    return error_page(status, description)
+        return jsonify(error=description or default, fields={}), status, headers
+    page, status = error_page(status, description)
+    return page, status, headers
 
 
 def _handle_service_error(error: ServiceError):
