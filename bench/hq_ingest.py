@@ -41,8 +41,8 @@ from nacl.signing import SigningKey
 from common import BenchError, check_levels, goal_line, machine_info, machine_load, write_report
 from physioez.core.kernel.canonical import canonical_json
 from physioez.hq import store
-from physioez.sync import envelope
-from physioez.sync.mqtt import BrokerSettings, connect, new_client
+from physioez.sync.services import envelope
+from physioez.sync.services.mqtt import BrokerSettings, connect, new_client
 from sync_support import INGEST_USER, HeadOffice, boot_branch, patient_changes
 
 BACKLOG_BRANCH = "BENCH"
@@ -421,7 +421,7 @@ def fill_backlog(templates: list[dict], target: int, branch: str) -> int:
     """Outbox rows written straight into the branch's SQLite, shaped like ``templates``, until
     the outbox holds ``target`` changes. Returns its last seq."""
     from physioez.core.kernel.db import database, write_transaction
-    from physioez.sync import state
+    from physioez.sync.services import state
 
     missing = target - state.last_seq()
     version = templates[0]["schema_version"]
@@ -461,8 +461,8 @@ def _insert_outbox(database, write_transaction, rows: list[tuple]) -> None:
 def catch_up(
     office: HeadOffice, tmp: Path, branch_key: SigningKey, ingest_count: int, last_seq: int
 ) -> dict:
-    from physioez.sync import state
-    from physioez.sync.publisher import BranchPublisher
+    from physioez.sync.services import state
+    from physioez.sync.services.publisher import BranchPublisher
 
     office.restart_broker()
     office.reset_replicated()

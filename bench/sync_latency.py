@@ -35,8 +35,8 @@ from physioez.hq import store
 from physioez.hq.ingest import HqIngest
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
-from physioez.sync import envelope, state
-from physioez.sync.publisher import BranchPublisher
+from physioez.sync.services import envelope, state
+from physioez.sync.services.publisher import BranchPublisher
 from sync_support import INGEST_USER, boot_branch, head_office, latency_summary
 
 BRANCH = "BENCH"

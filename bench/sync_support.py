@@ -29,7 +29,7 @@ from tests.mqtt_support import missing_requirement as mosquitto_missing  # noqa:
 from common import BenchError, free_port, percentile, write_config  # noqa: E402
 from physioez.hq import store  # noqa: E402
 from physioez.hq.store import MySqlSettings  # noqa: E402
-from physioez.sync.mqtt import BrokerSettings  # noqa: E402
+from physioez.sync.services.mqtt import BrokerSettings  # noqa: E402
 
 __all__ = [
     "INGEST_USER",

@@ -18,8 +18,8 @@ from physioez.core.kernel.bounds import (
     clean_text,
 )
 from physioez.core.kernel.models import AuditEvent
+from physioez.reception.api.schemas import PatientIn
 from physioez.reception.models import Appointment, Patient, PatientDocument
-from physioez.reception.schemas import PatientIn
 from tests.reception_fixtures import MONDAY
 
 TODAY = date(2026, 12, 6)

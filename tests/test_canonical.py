@@ -9,8 +9,8 @@ import hashlib
 from physioez.core.kernel.audit import _HASHED_FIELDS, _event_hash
 from physioez.core.kernel.canonical import canonical_json
 from physioez.core.kernel.models import JsonField
-from physioez.sync import envelope
-from physioez.sync.state import record_hash
+from physioez.sync.services import envelope
+from physioez.sync.services.state import record_hash
 
 SAMPLE = {
     "zeta": 1,

@@ -11,8 +11,7 @@ from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
-from physioez.reception.models import Appointment, Patient
-from physioez.reception.models_inquiries import Inquiry, InquiryTask
+from physioez.reception.models import Appointment, Inquiry, InquiryTask, Patient
 from physioez.reception.services import appointments, inquiries
 from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.services.inquiries import InquiryDetails

@@ -9,7 +9,7 @@ import pytest
 from physioez.core.kernel import policies
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.models import AuditEvent
-from physioez.sync import downstream
+from physioez.sync.services import downstream
 
 HQ_STAMP = "999999999999990-0000-HQ"
 AT = "2026-11-24T09:00:00.000000Z"

@@ -141,7 +141,7 @@ def test_scheduled_jobs_are_registered(app, settings):
 def test_the_no_show_sweep_follows_the_setting_and_head_offices_policy(app, settings, monkeypatch):
     from physioez.core.kernel import policies
     from physioez.reception import jobs
-    from physioez.sync import downstream
+    from physioez.sync.services import downstream
 
     swept = []
     monkeypatch.setattr(

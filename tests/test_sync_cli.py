@@ -12,7 +12,7 @@ from physioez.core.kernel.db import close_database
 from physioez.hq import store
 from physioez.hq.cli import main
 from physioez.hq.store import MySqlSettings
-from physioez.sync import envelope
+from physioez.sync.services import envelope
 
 pytestmark = pytest.mark.slow
 

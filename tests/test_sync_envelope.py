@@ -10,8 +10,8 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from physioez.sync import envelope
-from physioez.sync.envelope import Batch, Rejected
+from physioez.sync.services import envelope
+from physioez.sync.services.envelope import Batch, Rejected
 
 HQ = PrivateKey.generate()
 BR01 = SigningKey.generate()

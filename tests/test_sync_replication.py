@@ -25,9 +25,9 @@ from physioez.hq.ingest import HqIngest
 from physioez.hq.store import MySqlSettings
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
-from physioez.sync import envelope, state
-from physioez.sync.mqtt import BrokerSettings, new_client
-from physioez.sync.publisher import BranchPublisher
+from physioez.sync.services import envelope, state
+from physioez.sync.services.mqtt import BrokerSettings, new_client
+from physioez.sync.services.publisher import BranchPublisher
 from tests.reception_fixtures import MONDAY
 
 pytestmark = pytest.mark.slow
@@ -549,7 +549,7 @@ def hq_role_row(code: str, hlc: str, name: str) -> dict:
 
 def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain):
     from physioez.core.kernel.models import AuditEvent, Role
-    from physioez.sync import downstream
+    from physioez.sync.services import downstream
 
     role = hq_role_row("hq_auditor", "999999999999999-0000-HQ", "Auditor (head office)")
     connection = chain.mysql.connect()
@@ -794,7 +794,7 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
     from physioez.core.kernel import records as record_service
     from physioez.core.kernel.models import Role
     from physioez.reception.models import Patient
-    from physioez.sync import downstream
+    from physioez.sync.services import downstream
     from tests.tcp_proxy import PartitionableProxy
 
     proxy = PartitionableProxy(chain.broker.port)
@@ -856,7 +856,7 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
 # The pump's thread is made to die on purpose here.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_the_scheduler_tick_starts_a_pump_that_died_again(chain, system_actor):
-    from physioez.sync import runtime
+    from physioez.sync.services import runtime
 
     register(system_actor, 2)
     chain.converge()

@@ -14,8 +14,8 @@ from nacl.public import PrivateKey
 from physioez.hq import store
 from physioez.hq.ingest import HqIngest
 from physioez.hq.store import MySqlSettings
-from physioez.sync import envelope
-from physioez.sync.mqtt import BrokerSettings
+from physioez.sync.services import envelope
+from physioez.sync.services.mqtt import BrokerSettings
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow

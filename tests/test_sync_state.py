@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
-from physioez.sync import state
+from physioez.sync.services import state
 from tests.reception_fixtures import MONDAY
 
 

@@ -23,3 +23,13 @@ INSTALLED = (
 @cache
 def modules() -> tuple[Module, ...]:
     return load(INSTALLED)
+
+
+def load_models() -> None:
+    """Import every installed module's ``models`` (head office makes a table per entity of
+    each, and must not import the web app to find them)."""
+    import importlib.util
+
+    for package in INSTALLED:
+        if importlib.util.find_spec(f"{package}.models") is not None:
+            importlib.import_module(f"{package}.models")

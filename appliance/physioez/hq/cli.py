@@ -20,7 +20,7 @@ def main() -> None:
 @main.command("key")
 def hq_key() -> None:
     """print the public key every branch seals its batches to."""
-    from physioez.sync import envelope
+    from physioez.sync.services import envelope
 
     settings = _settings()
     key = runtime.hq_private_key(settings.hq.private_key_file)
@@ -36,7 +36,7 @@ def hq_key() -> None:
 def register_branch(branch: str, verify_key: str, box_key: str) -> None:
     """accept batches from BRANCH signed with VERIFY_KEY; send it head office's
     changes sealed to BOX_KEY."""
-    from physioez.sync import envelope
+    from physioez.sync.services import envelope
 
     settings = _settings()
     try:
@@ -53,7 +53,7 @@ def register_branch(branch: str, verify_key: str, box_key: str) -> None:
 @click.option("--branch", help="Branch to compare (default: this branch).")
 def verify(branch: str | None) -> None:
     """Compare this branch's per-table digests with head office's; exit 1 on a difference."""
-    from physioez.sync import state
+    from physioez.sync.services import state
 
     settings = _boot()
     ours = state.branch_digests()
@@ -163,7 +163,9 @@ def reverse(conflict_id: int) -> None:
 
 def _create_hq_schema(connection) -> None:
     """Head office's tables, with one per entity of every module (their models loaded)."""
-    import physioez.app  # noqa: F401 - imports every module's models
+    from physioez import installed
+
+    installed.load_models()
 
     store.create_schema(connection)
 

@@ -119,7 +119,7 @@ _built: tuple[dict, dict[str, EntityTable]] = ({}, {})
 def entity_tables() -> dict[str, EntityTable]:
     """One per replicated model of the modules imported so far, by table name."""
     global _built
-    from physioez.sync.downstream import replicated_models
+    from physioez.sync.services.downstream import replicated_models
 
     models = replicated_models()
     if _built[0] is not models:

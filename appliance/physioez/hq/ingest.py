@@ -21,8 +21,8 @@ import pymysql
 from nacl.public import PrivateKey
 
 from physioez.hq import store
-from physioez.sync import envelope
-from physioez.sync.mqtt import BrokerSettings, connect, new_client
+from physioez.sync.services import envelope
+from physioez.sync.services.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from physioez.core.kernel.settings import Settings
 from physioez.hq.store import MySqlSettings
-from physioez.sync.mqtt import BrokerSettings
-from physioez.sync.runtime import SyncConfigError, hq_private_key, read_secret
+from physioez.sync.services.mqtt import BrokerSettings
+from physioez.sync.services.runtime import SyncConfigError, hq_private_key, read_secret
 
 __all__ = ["SyncConfigError", "hq_broker", "hq_mysql", "hq_private_key"]
 

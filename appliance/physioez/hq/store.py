@@ -18,7 +18,7 @@ from pymysql.constants import SERVER_STATUS
 
 from physioez.core.kernel.canonical import canonical_json
 from physioez.hq import entities, merge
-from physioez.sync import envelope, state
+from physioez.sync.services import envelope, state
 
 HQ_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS branch_cursor (

@@ -25,6 +25,6 @@ MODULE = Module(
     migrations=MIGRATIONS,
     web="physioez.sync.web:WEB",
     cli="physioez.sync.cli:sync_group",
-    start="physioez.sync.runtime:start",
-    serve="physioez.sync.runtime:serve",
+    start="physioez.sync.services.runtime:start",
+    serve="physioez.sync.services.runtime:serve",
 )

@@ -15,7 +15,7 @@ def sync_group() -> None:
 @sync_group.command("keys")
 def sync_keys() -> None:
     """Print this branch's public signing key, for head office's registry."""
-    from physioez.sync import envelope, runtime
+    from physioez.sync.services import envelope, runtime
 
     settings = _settings()
     key = runtime.branch_signing_key(settings.paths.data_dir)
@@ -30,7 +30,7 @@ def sync_keys() -> None:
 @sync_group.command("status")
 def sync_status() -> None:
     """How far head office has acknowledged this branch's changes."""
-    from physioez.sync import state
+    from physioez.sync.services import state
 
     _boot()
     acked, last = state.acked_seq(), state.last_seq()

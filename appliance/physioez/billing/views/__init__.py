@@ -8,6 +8,7 @@ from physioez.billing.services.policy import BillingPolicy
 from physioez.core.kernel.directory import PatientFact
 from physioez.core.kernel.errors import InvalidInput
 from physioez.core.kernel.money import parse_money
+from physioez.core.web.branch import current_settings
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -26,7 +27,7 @@ NAV = (
 def policy() -> BillingPolicy:
     """The branch's billing policy, built once per settings (the money filter asks for it for
     every amount on a page)."""
-    settings = current_app.config["PHYSIOEZ"]
+    settings = current_settings()
     cached = current_app.extensions.get("physioez_billing_policy")
     if cached is None or cached[0] is not settings:
         cached = (settings, BillingPolicy.from_settings(settings))

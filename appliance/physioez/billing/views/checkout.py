@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from physioez.billing import schemas
+from physioez.billing.api import schemas
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment, Settlement
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.services.invoicing import Discount, LineRequest

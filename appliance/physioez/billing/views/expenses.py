@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from physioez.billing import schemas
+from physioez.billing.api import schemas
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.services import expenses
 from physioez.billing.services.expenses import receipts_dir
@@ -12,6 +12,7 @@ from physioez.billing.views import bp, form_amount, policy
 from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
+from physioez.core.web.branch import current_settings
 from physioez.core.web.files import send_bytes
 
 MODE_LABELS = {
@@ -58,7 +59,7 @@ def expense_add():
             **wanted.model_dump(),
             receipt=receipt,
             keyring=current_app.extensions["physioez_keyring"],
-            receipts_dir=receipts_dir(current_app.config["PHYSIOEZ"]),
+            receipts_dir=receipts_dir(current_settings()),
         )
     except ServiceError as exc:
         flash(exc.message, "error")
@@ -75,7 +76,7 @@ def expense_receipt(expense_id: str):
         current_actor(),
         expense,
         current_app.extensions["physioez_keyring"],
-        receipts_dir(current_app.config["PHYSIOEZ"]),
+        receipts_dir(current_settings()),
     )
     return send_bytes(data, filename, content_type)
 

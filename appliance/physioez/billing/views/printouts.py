@@ -3,7 +3,7 @@ settings. The browser's own print stays the fallback when no printer is set or i
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from physioez.billing.services import invoicing
 from physioez.billing.views import bp
@@ -11,11 +11,12 @@ from physioez.billing.views.checkout import invoice_document, receipt_document
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.platform import printing
 from physioez.core.web.access import requires
+from physioez.core.web.branch import current_settings
 from physioez.core.web.files import send_bytes
 
 
 def _printing_settings():
-    return current_app.config["PHYSIOEZ"].printing
+    return current_settings().printing
 
 
 def _paper(default: str) -> str:

@@ -20,6 +20,7 @@ from physioez.core.kernel import identity, sessions
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.models import Staff, utcnow
 from physioez.core.kernel.permissions import PUBLIC, require_known
+from physioez.core.web.branch import current_settings
 
 PERMISSION_ATTR = "physioez_permission"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -192,7 +193,7 @@ def enforce_access():
 
 def _check_session_state(endpoint: str, user: Staff):
     """Apply what the box knows of this cookie's session: ended, too old, idle, locked."""
-    auth = current_app.config["PHYSIOEZ"].auth
+    auth = current_settings().auth
     state = sessions.get(session.get("sid"))
     now = utcnow()
     if state is None or state.ended or state.staff_id != user.id:
@@ -229,7 +230,7 @@ def session_is_usable() -> bool:
     state = sessions.get(session.get("sid"))
     if state is None or state.ended or state.locked or state.staff_id != current_user.id:
         return False
-    idle = timedelta(minutes=current_app.config["PHYSIOEZ"].auth.idle_lock_minutes)
+    idle = timedelta(minutes=current_settings().auth.idle_lock_minutes)
     return utcnow() - state.last_seen_at <= idle and not current_user.must_change_password
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from physioez.core.kernel.bounds import Bounds, Inbound
 from physioez.core.kernel.errors import InvalidInput
+from physioez.core.web.branch import current_settings
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -85,7 +86,7 @@ def _message(problem: dict[str, Any]) -> str:
 
 def bounds() -> Bounds:
     """The branch's bounds for this request: its today, limits and currency."""
-    return Bounds.of(current_app.config["PHYSIOEZ"])
+    return Bounds.of(current_settings())
 
 
 def validate(model: type[Model], data: Any, *, form: bool = False) -> Model:

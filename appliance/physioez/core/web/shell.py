@@ -35,13 +35,10 @@ from physioez.core.web.access import (
     requires,
     safe_next,
 )
+from physioez.core.web.branch import current_settings
 from physioez.core.web.nav import visible_nav
 
 bp = Blueprint("shell", __name__)
-
-
-def _settings():
-    return current_app.config["PHYSIOEZ"]
 
 
 def _guard() -> identity.SignInGuard:
@@ -67,14 +64,14 @@ def local_time(value: datetime | str | None, fmt: str = "%d %b %Y, %H:%M") -> st
         return "—"
     if isinstance(value, str):
         value = parse_utc(value)
-    return value.astimezone(ZoneInfo(_settings().branch.timezone)).strftime(fmt)
+    return value.astimezone(ZoneInfo(current_settings().branch.timezone)).strftime(fmt)
 
 
 @bp.app_context_processor
 def _shell_context():
     permissions = current_permissions() if current_user.is_authenticated else frozenset()
     return {
-        "settings": _settings(),
+        "settings": current_settings(),
         "nav_items": visible_nav(current_app, permissions) if permissions else [],
         "can": can,
         "local_time": local_time,
@@ -190,7 +187,7 @@ def change_password():
                 current_user._get_current_object(),
                 request.form.get("current_password", ""),
                 new_password,
-                _settings().auth.password_min_length,
+                current_settings().auth.password_min_length,
             )
         except ServiceError as exc:
             return render_template(

@@ -27,13 +27,16 @@ from physioez.core.kernel.events import bus
 from physioez.core.kernel.models import Staff, utcnow
 from physioez.core.kernel.node import current_node
 from physioez.reception.events import InquiryChanged
-from physioez.reception.models import Appointment, AppointmentType, Patient, Practitioner
-from physioez.reception.models_inquiries import (
+from physioez.reception.models import (
     INQUIRY_SOURCES,
     INQUIRY_STATUSES,
     OPEN_STATUSES,
+    Appointment,
+    AppointmentType,
     Inquiry,
     InquiryTask,
+    Patient,
+    Practitioner,
 )
 from physioez.reception.services import appointments, patients
 from physioez.reception.services.patients import PatientDetails

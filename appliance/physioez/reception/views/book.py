@@ -7,15 +7,15 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from physioez.core.kernel.bounds import BookingStart, Day, local_moment
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.boundary import bounds, parse_form, validate_value
-from physioez.core.web.branch import branch_today
-from physioez.reception import schemas
+from physioez.core.web.branch import branch_timezone, branch_today, current_settings
+from physioez.reception.api import schemas
 from physioez.reception.models import (
     APPOINTMENT_STATUSES,
     AppointmentType,
@@ -31,10 +31,6 @@ from physioez.reception.services import (
 )
 from physioez.reception.services.appointments import ClashRefused
 from physioez.reception.views import bp
-
-
-def _zone_name() -> str:
-    return current_app.config["PHYSIOEZ"].branch.timezone
 
 
 def _day_arg(name: str = "day") -> date:
@@ -73,7 +69,7 @@ def day_book():
     by_room = request.args.get("view") == "rooms"
     can_book = can("reception.appointments.write")
     may_change = scope.diary_check(current_actor())
-    start, end = appointments.local_day_span(day, _zone_name())
+    start, end = appointments.local_day_span(day, branch_timezone())
     entries = [
         e for e in appointments.entries_between(start, end) if e.appointment.status != "cancelled"
     ]
@@ -88,17 +84,19 @@ def day_book():
         }
         grid = daybook.build_grid(
             day,
-            _zone_name(),
+            branch_timezone(),
             columns,
             [e for e in entries if e.appointment.id in column_of],
             column_of=column_of,
         )
     else:
         practitioners = schedule_setup.active_practitioners()
-        hours = schedule_setup.hours_between([p.id for p in practitioners], day, day, _zone_name())
+        hours = schedule_setup.hours_between(
+            [p.id for p in practitioners], day, day, branch_timezone()
+        )
         grid = daybook.build_grid(
             day,
-            _zone_name(),
+            branch_timezone(),
             [(p.id, p.display_name) for p in practitioners],
             entries,
             availability=hours.availability,
@@ -170,10 +168,10 @@ def week_book():
         if e.appointment.status != "cancelled"
     ]
     hours = schedule_setup.hours_between(
-        [practitioner.id], monday, monday + timedelta(days=6), _zone_name()
+        [practitioner.id], monday, monday + timedelta(days=6), branch_timezone()
     )
     grid = daybook.build_week(
-        monday, _zone_name(), entries, hours.availability.get(practitioner.id, [])
+        monday, branch_timezone(), entries, hours.availability.get(practitioner.id, [])
     )
     values = _week_page_values(monday)
     values["can_book"] = values["can_book"] and scope.diary_check(current_actor())(practitioner.id)
@@ -201,7 +199,7 @@ def _resource_week(monday: date):
         # The whole branch's week, filtered by the grid: the book has no by-resource read.
         week = daybook.build_resource_week(
             monday,
-            _zone_name(),
+            branch_timezone(),
             resource.id,
             resource.capacity,
             appointments.entries_between(start, end),
@@ -210,7 +208,7 @@ def _resource_week(monday: date):
         "reception/week_book.html",
         by_room=True,
         week=week,
-        zone=ZoneInfo(_zone_name()),
+        zone=ZoneInfo(branch_timezone()),
         resource=resource,
         resources=resources,
         **_week_page_values(monday),
@@ -218,8 +216,8 @@ def _resource_week(monday: date):
 
 
 def _week_span(monday: date) -> tuple[datetime, datetime]:
-    start, _ = appointments.local_day_span(monday, _zone_name())
-    _, end = appointments.local_day_span(monday + timedelta(days=6), _zone_name())
+    start, _ = appointments.local_day_span(monday, branch_timezone())
+    _, end = appointments.local_day_span(monday + timedelta(days=6), branch_timezone())
     return start, end
 
 
@@ -287,7 +285,7 @@ def booking_new():
         override = values.get("override_reason", "")
         if values.get("repeat") == "weekly":
             wanted = parse_form(schemas.SeriesIn)
-            slot, rule = wanted.slot(), wanted.rule(_zone_name())
+            slot, rule = wanted.slot(), wanted.rule(branch_timezone())
             if values.get("step") != "confirm_series":
                 return _booking_form(values, preview=series.preview(slot, rule))
             booked = series.book_series(
@@ -298,7 +296,7 @@ def booking_new():
         appointment = appointments.book(
             current_actor(),
             parse_form(schemas.BookingIn).slot(),
-            _zone_name(),
+            branch_timezone(),
             override_reason=override,
         )
     except ClashRefused as refused:
@@ -315,7 +313,7 @@ def booking_new():
     return redirect(
         url_for(
             "reception.day_book",
-            day=appointment.start_at.astimezone(ZoneInfo(_zone_name())).date().isoformat(),
+            day=appointment.start_at.astimezone(ZoneInfo(branch_timezone())).date().isoformat(),
         )
     )
 
@@ -328,7 +326,7 @@ def _appointment_page(
     needs_override=False,
     status: int = 200,
 ):
-    zone = ZoneInfo(_zone_name())
+    zone = ZoneInfo(branch_timezone())
     return render_template(
         "reception/appointment_detail.html",
         appointment=appointment,
@@ -371,7 +369,7 @@ def appointment_status(appointment_id: str):
 @requires("reception.appointments.write")
 def appointment_cancel(appointment_id: str):
     appointment = appointments.get_appointment(appointment_id)
-    hours = current_app.config["PHYSIOEZ"].reception.late_cancel_hours
+    hours = current_settings().reception.late_cancel_hours
     try:
         if request.form.get("scope") == "following":
             count = series.cancel_following(
@@ -400,7 +398,7 @@ def appointment_reschedule(appointment_id: str):
             appointment,
             start=wanted.start,
             practitioner_id=wanted.practitioner_id,
-            timezone=_zone_name(),
+            timezone=branch_timezone(),
             override_reason=wanted.override_reason,
         )
     except ClashRefused as refused:
@@ -430,9 +428,9 @@ BOARD = (
 @requires("reception.appointments.read")
 def today():
     day = branch_today()
-    start, end = appointments.local_day_span(day, _zone_name())
+    start, end = appointments.local_day_span(day, branch_timezone())
     entries = appointments.entries_between(start, end)
-    now = datetime.now(ZoneInfo(_zone_name()))
+    now = datetime.now(ZoneInfo(branch_timezone()))
     lanes = []
     for key, title, wanted in BOARD:
         lane = [e for e in entries if e.appointment.status in wanted]
@@ -447,7 +445,7 @@ def today():
         lanes=lanes,
         late=late,
         day=day,
-        zone=ZoneInfo(_zone_name()),
+        zone=ZoneInfo(branch_timezone()),
         statuses=APPOINTMENT_STATUSES,
         may_change=scope.diary_check(current_actor()),
     )

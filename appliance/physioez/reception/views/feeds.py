@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from physioez.core.kernel.errors import Forbidden, InvalidInput, NotFound
 from physioez.core.web.access import can, current_actor, public, requires
+from physioez.core.web.branch import current_settings
 from physioez.core.web.files import send_bytes
 from physioez.reception.models import CalendarFeed, Practitioner
 from physioez.reception.services import feeds, schedule_setup
@@ -64,7 +65,7 @@ def feed_revoke(feed_id: str):
 @bp.get("/calendar/<token>.ics")
 @public  # The unguessable token in the URL is the credential, as calendar apps expect.
 def calendar_feed(token: str):
-    settings = current_app.config["PHYSIOEZ"]
+    settings = current_settings()
     body = feeds.render(feeds.feed_for_token(token), settings.branch.name, settings.branch.timezone)
     data = body.encode() if isinstance(body, str) else body
     return send_bytes(data, "appointments.ics", "text/calendar", inline=True)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from physioez.core.kernel.errors import Forbidden, InvalidInput, ServiceError
 from physioez.core.kernel.models import Staff
 from physioez.core.web.access import can, current_actor, requires
-from physioez.core.web.branch import branch_today
-from physioez.reception.models import SEXES, AppointmentType
-from physioez.reception.models_inquiries import (
+from physioez.core.web.branch import branch_timezone, branch_today
+from physioez.reception.models import (
     INQUIRY_SOURCES,
     INQUIRY_STATUSES,
     OPEN_STATUSES,
+    SEXES,
+    AppointmentType,
     Inquiry,
 )
 from physioez.reception.services import inquiries, patients, schedule_setup
@@ -41,10 +42,6 @@ STATUS_BUTTONS = {
     "lost": "Mark lost",
     "new": "Reopen",
 }
-
-
-def _zone_name() -> str:
-    return current_app.config["PHYSIOEZ"].branch.timezone
 
 
 def _active_staff() -> list[Staff]:
@@ -291,7 +288,7 @@ def inquiry_convert(inquiry_id: str):
             inquiry,
             details,
             slot,
-            _zone_name(),
+            branch_timezone(),
             override_reason=form.get("override_reason", ""),
             existing_patient_id=existing,
         )
@@ -311,7 +308,7 @@ def inquiry_convert(inquiry_id: str):
         )
     message = f"Converted: {result.patient.full_name} is {result.patient.mrn}"
     if result.appointment is not None:
-        start = result.appointment.start_at.astimezone(ZoneInfo(_zone_name()))
+        start = result.appointment.start_at.astimezone(ZoneInfo(branch_timezone()))
         message += f", first appointment {start:%a %d %b %H:%M}"
     flash(message + ".", "success")
     return redirect(url_for("reception.patient_detail", patient_id=result.patient.id))

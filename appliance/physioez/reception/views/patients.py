@@ -18,10 +18,10 @@ from physioez.core.kernel.bounds import Day
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.boundary import parse_form, validate_value
-from physioez.core.web.branch import branch_today
+from physioez.core.web.branch import branch_today, current_settings
 from physioez.core.web.files import send_bytes
 from physioez.core.web.security import allows_upload
-from physioez.reception import schemas
+from physioez.reception.api import schemas
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument
 from physioez.reception.services import patients, scope
 from physioez.reception.views import bp
@@ -91,7 +91,7 @@ def patient_new():
 
 
 def _patient_page(patient, *, error: ServiceError | None = None, status: int = 200):
-    settings = current_app.config["PHYSIOEZ"]
+    settings = current_settings()
     if patient.merged_into_id:
         flash(f"This record was merged into {patient.merged_into.mrn}.", "info")
     return render_template(
@@ -187,7 +187,7 @@ def patient_consent(patient_id: str):
 
 
 def _document_limit() -> int:
-    return current_app.config["PHYSIOEZ"].reception.max_document_mb * 1024 * 1024
+    return current_settings().reception.max_document_mb * 1024 * 1024
 
 
 @bp.post("/patients/<patient_id>/documents")
@@ -208,7 +208,7 @@ def patient_document_upload(patient_id: str):
             data=upload.read(limit + 1),
             max_bytes=limit,
             keyring=current_app.extensions["physioez_keyring"],
-            documents_dir=patients.documents_dir(current_app.config["PHYSIOEZ"]),
+            documents_dir=patients.documents_dir(current_settings()),
         )
     except ServiceError as exc:
         return _patient_page(patient, error=exc, status=exc.status)
@@ -228,7 +228,7 @@ def patient_document(patient_id: str, document_id: str):
         current_actor(),
         document,
         current_app.extensions["physioez_keyring"],
-        patients.documents_dir(current_app.config["PHYSIOEZ"]),
+        patients.documents_dir(current_settings()),
     )
     response = send_bytes(data, document.filename, document.content_type, inline=True)
     # A scanned PDF must not run anything even if it tries.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
-from physioez.core.web.branch import branch_today
+from physioez.core.web.branch import branch_timezone, branch_today, branch_zone, current_settings
 from physioez.reception.models import AppointmentType, WaitlistEntry
 from physioez.reception.services import patients, reminders, schedule_setup, waitlist
 from physioez.reception.views import bp
@@ -26,7 +26,7 @@ def _waitlist_page(values, error: ServiceError | None = None, status: int = 200)
         types=list(AppointmentType.live().order_by(AppointmentType.name)),
         found=patients.search(query, limit=10) if query else [],
         values=values,
-        zone=ZoneInfo(current_app.config["PHYSIOEZ"].branch.timezone),
+        zone=branch_zone(),
         error=error.message if error else None,
     ), status
 
@@ -77,7 +77,7 @@ def waitlist_update(entry_id: str):
 @bp.get("/reminders")
 @requires("reception.appointments.read")
 def reminder_queue():
-    settings = current_app.config["PHYSIOEZ"]
+    settings = current_settings()
     tomorrow = branch_today() + timedelta(days=1)
     return render_template(
         "reception/reminders.html",
@@ -91,7 +91,7 @@ def reminder_queue():
 @requires("reception.appointments.write")
 def reminder_queue_run():
     tomorrow = branch_today() + timedelta(days=1)
-    timezone = current_app.config["PHYSIOEZ"].branch.timezone
+    timezone = branch_timezone()
     counts = reminders.queue_for_day(current_actor(), tomorrow, timezone)
     flash(
         f"{counts['queued']} reminders queued; {counts['no_consent']} not sent for lack "

@@ -9,16 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from flask import current_app
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from physioez.core.kernel.bounds import FollowUpDay, Inbound, optional
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api, ErrorOut
-from physioez.reception import schemas
-from physioez.reception.api import clash_refusal, duplicate_conflict
-from physioez.reception.models_inquiries import Inquiry, InquiryTask
+from physioez.core.web.branch import branch_timezone
+from physioez.reception.api import schemas
+from physioez.reception.api.appointments import clash_refusal
+from physioez.reception.api.patients import duplicate_conflict
+from physioez.reception.models import Inquiry, InquiryTask
 from physioez.reception.services import inquiries
 from physioez.reception.services.appointments import ClashRefused, Slot
 
@@ -165,10 +166,6 @@ class ConversionOut(BaseModel):
 # --- routes --------------------------------------------------------------------------------
 
 
-def _timezone() -> str:
-    return current_app.config["PHYSIOEZ"].branch.timezone
-
-
 @api.route(
     "/inquiries",
     "GET",
@@ -298,7 +295,7 @@ def convert_inquiry(inquiry_id: str, body: ConvertIn):
             inquiry,
             details,
             slot,
-            _timezone(),
+            branch_timezone(),
             override_reason=body.override_reason,
             existing_patient_id=body.existing_patient_id,
         )

@@ -33,7 +33,7 @@ from physioez.core.kernel.models import (
     utcnow,
 )
 from physioez.core.kernel.node import current_node
-from physioez.sync import envelope
+from physioez.sync.services import envelope
 
 log = logging.getLogger(__name__)
 HEAD_OFFICE = Actor.system("head-office")

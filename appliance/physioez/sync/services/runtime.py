@@ -15,9 +15,9 @@ from nacl.signing import SigningKey
 from physioez.core.kernel import records
 from physioez.core.kernel.settings import Settings
 from physioez.core.platform.scheduler import ScheduledJob, add_jobs
-from physioez.sync import envelope
-from physioez.sync.mqtt import BrokerSettings
-from physioez.sync.publisher import BranchPublisher
+from physioez.sync.services import envelope
+from physioez.sync.services.mqtt import BrokerSettings
+from physioez.sync.services.publisher import BranchPublisher
 
 
 class SyncConfigError(Exception):
@@ -114,7 +114,7 @@ def publisher_jobs(publisher: BranchPublisher) -> list[ScheduledJob]:
 def start() -> None:
     """Run once when the app is created: edits of shared records tell head office what this
     branch knew of others' edits."""
-    from physioez.sync import downstream
+    from physioez.sync.services import downstream
 
     records.track_head_office(downstream.hq_applied_seq)
 

@@ -10,8 +10,9 @@ from flask_login import current_user
 from physioez.core.kernel import directory, policies
 from physioez.core.kernel.models import utcnow
 from physioez.core.web.access import can, current_actor, requires
+from physioez.core.web.branch import current_settings
 from physioez.core.web.nav import NavItem
-from physioez.sync import downstream, state
+from physioez.sync.services import downstream, state
 
 bp = Blueprint("sync", __name__, url_prefix="/system")
 
@@ -41,7 +42,7 @@ def resendable_tables() -> list[str]:
 @bp.get("/replication")
 @requires("sync.replication.manage")
 def status_page():
-    settings = current_app.config["PHYSIOEZ"]
+    settings = current_settings()
     publisher = current_app.extensions.get("physioez_sync")
     status = publisher.status() if publisher is not None else None
     acked, last = state.acked_seq(), state.last_seq()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from physioez.billing import schemas
+from physioez.billing.api import schemas
 from physioez.billing.services import (
     dues,
     expenses,

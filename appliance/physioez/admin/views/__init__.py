@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from physioez.admin import schemas, services
+from physioez.admin import services
+from physioez.admin.api import schemas
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import state_at, verify_chain
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
@@ -15,6 +15,7 @@ from physioez.core.kernel.models import ApiToken
 from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
+from physioez.core.web.branch import branch_zone, current_settings
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,11 +29,7 @@ NAV = (
 
 
 def _min_password() -> int:
-    return current_app.config["PHYSIOEZ"].auth.password_min_length
-
-
-def _branch_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["PHYSIOEZ"].branch.timezone)
+    return current_settings().auth.password_min_length
 
 
 def _parse_local(value: str, field: str) -> datetime | None:
@@ -40,7 +37,7 @@ def _parse_local(value: str, field: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=_branch_zone())
+        return datetime.fromisoformat(value).replace(tzinfo=branch_zone())
     except ValueError:
         raise InvalidInput("Enter a date and time like 2026-11-23 14:30.", field=field) from None
 
@@ -350,7 +347,7 @@ def audit_history():
     error = None
     if entity_type and entity_id:
         try:
-            at = _parse_local(at_text, "at") or datetime.now(_branch_zone())
+            at = _parse_local(at_text, "at") or datetime.now(branch_zone())
             state = state_at(entity_type, entity_id, at)
         except ServiceError as exc:
             error = exc.message

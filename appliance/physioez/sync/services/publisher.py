@@ -23,9 +23,9 @@ from nacl.public import PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
 from physioez.core.kernel.events import bus
-from physioez.sync import downstream, envelope, state
 from physioez.sync.events import ReplicationChanged
-from physioez.sync.mqtt import BrokerSettings, connect, new_client
+from physioez.sync.services import downstream, envelope, state
+from physioez.sync.services.mqtt import BrokerSettings, connect, new_client
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
-from physioez.admin import schemas, services
+from physioez.admin import services
+from physioez.admin.api import schemas
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import verify_chain
 from physioez.core.kernel.errors import NotFound
@@ -12,12 +11,13 @@ from physioez.core.kernel.models import ApiToken
 from physioez.core.kernel.permissions import REGISTRY
 from physioez.core.web.access import current_actor
 from physioez.core.web.api import Api
+from physioez.core.web.branch import current_settings
 
 api = Api("admin", tag="Admin")
 
 
 def _min_password() -> int:
-    return current_app.config["PHYSIOEZ"].auth.password_min_length
+    return current_settings().auth.password_min_length
 
 
 @api.route(

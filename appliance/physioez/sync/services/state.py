@@ -45,7 +45,7 @@ def oldest_waiting_at(acked: int) -> datetime | None:
 def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:
     """Outbox rows after ``after_seq`` in order, at most ``limit`` rows or ``max_bytes`` of JSON
     (always at least one row, however large, so one big row cannot stall replication)."""
-    from physioez.sync.downstream import replicated_models
+    from physioez.sync.services.downstream import replicated_models
 
     ownership = {table: model.ownership for table, model in replicated_models().items()}
     rows = []
