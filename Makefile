@@ -16,19 +16,21 @@ run: setup
 	echo && echo "PhysioEZ is starting at http://127.0.0.1:8080/  (Ctrl+C stops it)" && echo && \
 	exec $(VENV)/physioez serve
 
-## The whole test suite: lint, format check, module contracts, unit, browser and slow tests.
+## The whole test suite: lint, format check, module contracts, types, unit, browser and slow tests.
 test: setup
 	@scripts/install-test-deps.sh
 	@scripts/setup.sh
 	$(VENV)/ruff check appliance tests bench
 	$(VENV)/ruff format --check appliance tests bench
 	$(VENV)/lint-imports
+	$(VENV)/mypy
 	$(VENV)/pytest
 
 lint: setup
 	$(VENV)/ruff check appliance tests bench
 	$(VENV)/ruff format --check appliance tests bench
 	$(VENV)/lint-imports
+	$(VENV)/mypy
 
 bench: setup
 	$(VENV)/python bench/http_bench.py

@@ -183,6 +183,7 @@ def audit_verify() -> None:
         click.echo(f"OK: {result.checked} events, chain intact.")
         return
     bad = result.first_break
+    assert bad is not None  # a chain that is not ok has a first break
     click.echo(
         f"BROKEN at event #{bad.seq} ({bad.event_id}): {bad.reason}. "
         f"{result.checked} events before it verify.",

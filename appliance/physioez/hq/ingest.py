@@ -56,7 +56,7 @@ class HqIngest:
         self._before_ack = before_ack
         self._queue: queue.Queue = queue.Queue(maxsize=1000)
         self._stop = threading.Event()
-        self._connection = None
+        self._connection: pymysql.connections.Connection | None = None
         self._keys: dict = {}
         self._keys_loaded_at = 0.0
         self.broker = broker

@@ -140,7 +140,9 @@ class _Connection(pymysql.connections.Connection):
 
     def escape(self, obj, mapping=None) -> str:
         if isinstance(obj, str) and not (
-            self.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+            # Set by PyMySQL on connect; its type stubs leave it out.
+            self.server_status  # type: ignore[attr-defined]
+            & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
         ):
             return f"'{_escape(obj)}'"
         return super().escape(obj, mapping)

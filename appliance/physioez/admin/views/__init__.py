@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
@@ -77,21 +78,26 @@ def _staff_form(values: dict, error: ServiceError | None = None, status: int = 2
 def staff_new():
     if request.method == "GET":
         return _staff_form({"roles": []})
+    username = request.form.get("username", "")
+    full_name = request.form.get("full_name", "")
+    email = request.form.get("email", "")
+    phone = request.form.get("phone", "")
+    role_codes = request.form.getlist("roles")
     values = {
-        "username": request.form.get("username", ""),
-        "full_name": request.form.get("full_name", ""),
-        "email": request.form.get("email", ""),
-        "phone": request.form.get("phone", ""),
-        "roles": request.form.getlist("roles"),
+        "username": username,
+        "full_name": full_name,
+        "email": email,
+        "phone": phone,
+        "roles": role_codes,
     }
     try:
         staff = identity.create_staff(
             current_actor(),
-            username=values["username"],
-            full_name=values["full_name"],
-            email=values["email"],
-            phone=values["phone"],
-            role_codes=values["roles"],
+            username=username,
+            full_name=full_name,
+            email=email,
+            phone=phone,
+            role_codes=role_codes,
             password=request.form.get("password", ""),
             min_password_length=_min_password(),
         )
@@ -317,7 +323,7 @@ def audit_log():
         error = exc.message
     older_url = None
     if page.next_before:
-        kept = {key: value for key, value in args.items() if key != "before"}
+        kept: dict[str, Any] = {key: value for key, value in args.items() if key != "before"}
         older_url = url_for("admin.audit_log", before=page.next_before, **kept)
     return render_template(
         "admin/audit.html",

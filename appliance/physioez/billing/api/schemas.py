@@ -6,7 +6,7 @@ Amounts are integers in minor units of the branch currency (paise: 80000 is ₹8
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -19,7 +19,7 @@ from physioez.billing.models import (
 )
 from physioez.billing.services.invoicing import MAX_LINES, MAX_QUANTITY, Discount, LineRequest
 from physioez.billing.services.payments import MAX_REFERENCE, Tender
-from physioez.core.kernel.bounds import ExpenseDay, Inbound, Money, PositiveMoney, optional
+from physioez.core.kernel.bounds import BlankIsNone, ExpenseDay, Inbound, Money, PositiveMoney
 
 Mode = Literal["cash", "card", "upi", "bank", "insurance"]  # models.TENDER_MODES
 
@@ -144,8 +144,12 @@ class PaymentIn(Inbound):
         return [Tender(t.mode, t.amount, t.reference) for t in self.tenders]
 
 
-ExpenseCategory = Literal[tuple(EXPENSE_CATEGORIES)]  # type: ignore[valid-type]
-ExpenseMode = Literal[EXPENSE_MODES]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ExpenseCategory = str
+    ExpenseMode = str
+else:  # the choices are data (billing.models); pydantic checks and documents them
+    ExpenseCategory = Literal[tuple(EXPENSE_CATEGORIES)]
+    ExpenseMode = Literal[EXPENSE_MODES]
 
 
 class ExpenseIn(Inbound):
@@ -154,7 +158,9 @@ class ExpenseIn(Inbound):
     amount: PositiveMoney
     mode: ExpenseMode
     notes: str = Field("", max_length=500)
-    day: optional(ExpenseDay) = Field(None, description="Branch-local day; default today")
+    day: Annotated[ExpenseDay | None, BlankIsNone] = Field(
+        None, description="Branch-local day; default today"
+    )
 
 
 class ExpenseOut(BaseModel):

@@ -30,7 +30,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @requires("billing.exports.download")
 def export_page():
     actor = current_actor()
-    jobs = [job for job in background.recent(actor.staff_id) if job.kind == "billing.month_pack"]
+    staff_id = actor.staff_id or ""  # a signed-in person always has one
+    jobs = [job for job in background.recent(staff_id) if job.kind == "billing.month_pack"]
     return render_template(
         "billing/exports.html",
         month=_month(),

@@ -3,6 +3,8 @@ settings. The browser's own print stays the fallback when no printer is set or i
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from physioez.billing.services import invoicing
@@ -19,14 +21,14 @@ def _printing_settings():
     return current_settings().printing
 
 
-def _paper(default: str) -> str:
+def _paper(default: str) -> printing.Paper:
     paper = request.values.get("paper", default)
-    if paper not in ("a4", "receipt80"):
-        raise InvalidInput("Choose A4 or the 80 mm receipt paper.", field="paper")
-    return paper
+    if paper in ("a4", "receipt80"):
+        return cast(printing.Paper, paper)
+    raise InvalidInput("Choose A4 or the 80 mm receipt paper.", field="paper")
 
 
-def _receipt_pdf(payment_id: str, paper: str) -> tuple[bytes, str]:
+def _receipt_pdf(payment_id: str, paper: printing.Paper) -> tuple[bytes, str]:
     context = receipt_document(payment_id)
     number = context["payment"].number
     html = render_template("billing/print_document.html", title=number, paper=paper, **context)

@@ -179,9 +179,8 @@ def _checkbox(value: Any) -> Any:
 Checkbox = Annotated[bool, BeforeValidator(_checkbox)]
 
 
-def optional(kind: Any) -> Any:
-    """``kind | None`` where an empty form field means None."""
-    return Annotated[kind | None, BeforeValidator(_blank_is_none)]
+# ``Annotated[kind | None, BlankIsNone]``: an optional field where an empty form field means None.
+BlankIsNone = BeforeValidator(_blank_is_none)
 
 
 # --- dates ----------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ class BaseModel(Model):
 
 
 # Every replicated model, in the order its module defined it (see ReplicatedModel).
-REPLICATED_MODELS: list[type] = []
+REPLICATED_MODELS: list[type[ReplicatedModel]] = []
 
 
 class ReplicatedModel(BaseModel):
@@ -199,9 +199,10 @@ class ReplicatedModel(BaseModel):
     origin_branch = TextField()
     hlc = TextField()
     version = IntegerField(default=1)
-    created_at = UtcDateTimeField(default=utcnow)
-    updated_at = UtcDateTimeField(default=utcnow)
-    deleted_at = UtcDateTimeField(null=True)
+    # Annotated with what an instance holds (peewee's fields are descriptors).
+    created_at: Any = UtcDateTimeField(default=utcnow)
+    updated_at: Any = UtcDateTimeField(default=utcnow)
+    deleted_at: Any = UtcDateTimeField(null=True)
 
     @classmethod
     def live(cls):

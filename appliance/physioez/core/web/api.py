@@ -329,7 +329,8 @@ class Api:
                 return result
 
             if upload_limit is not None:
-                endpoint.physioez_upload_limit = upload_limit  # read by security.py
+                # A function attribute, read by security.py's body-size check.
+                endpoint.physioez_upload_limit = upload_limit  # type: ignore[attr-defined]
             guarded = requires(permission)(endpoint)
             self.blueprint.add_url_rule(
                 path, endpoint=view.__name__, view_func=guarded, methods=[method]

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from physioez.core.kernel.bounds import Bounds, Inbound
 from physioez.core.kernel.errors import InvalidInput
@@ -69,7 +70,7 @@ def problems_of(error: ValidationError, model: type[BaseModel] | None = None) ->
     return problems
 
 
-def _message(problem: dict[str, Any]) -> str:
+def _message(problem: ErrorDetails) -> str:
     kind = problem["type"]
     if kind == "value_error":
         return str(problem["ctx"]["error"]) if "ctx" in problem else problem["msg"]

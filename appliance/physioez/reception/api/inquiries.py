@@ -7,11 +7,11 @@ the front-desk API; the shapes live here for the same reason.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from physioez.core.kernel.bounds import FollowUpDay, Inbound, optional
+from physioez.core.kernel.bounds import BlankIsNone, FollowUpDay, Inbound
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api, ErrorOut
@@ -42,7 +42,7 @@ class InquiryIn(Inbound):
     complaint: str = Field("", max_length=1000)
     preferred_times: str = Field("", max_length=200, description="Free text, e.g. 'weekday eves'")
     assigned_to: str | None = Field(None, max_length=64, description="Staff id to follow up")
-    follow_up_on: optional(FollowUpDay) = Field(
+    follow_up_on: Annotated[FollowUpDay | None, BlankIsNone] = Field(
         None, description="Adds a 'Call back' task due that day"
     )
 

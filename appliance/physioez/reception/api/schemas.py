@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from physioez.core.kernel.bounds import (
     BirthDate,
+    BlankIsNone,
     BookingStart,
     Checkbox,
     Day,
     Inbound,
     LeaveDay,
     local_moment,
-    optional,
 )
 from physioez.core.kernel.errors import InvalidInput
 from physioez.reception.models import Patient
@@ -34,8 +34,8 @@ class PatientIn(Inbound):
     first_name: str = Field(min_length=1, max_length=80)
     last_name: str = Field("", max_length=80)
     sex: Literal["female", "male", "other", "unknown"] = "unknown"
-    date_of_birth: optional(BirthDate) = None
-    age_years: optional(int) = Field(
+    date_of_birth: Annotated[BirthDate | None, BlankIsNone] = None
+    age_years: Annotated[int | None, BlankIsNone] = Field(
         None, ge=0, le=120, description="When the birth date is unknown"
     )
     phone: str = Field(min_length=1, max_length=40)
@@ -132,7 +132,7 @@ class DuplicateQuery(Inbound):
     phone: str = Field("", max_length=40)
     first_name: str = Field("", max_length=80)
     last_name: str = Field("", max_length=80)
-    date_of_birth: optional(BirthDate) = None
+    date_of_birth: Annotated[BirthDate | None, BlankIsNone] = None
 
 
 class DuplicateOut(BaseModel):
@@ -332,7 +332,7 @@ class CancelIn(Inbound):
 
 class RescheduleIn(Inbound):
     start: BookingStart
-    practitioner_id: optional(str) = Field(None, max_length=64)
+    practitioner_id: Annotated[str | None, BlankIsNone] = Field(None, max_length=64)
     override_reason: str = Field("", max_length=500)
 
     form_fields: ClassVar[dict[str, str]] = {"start": "date"}

@@ -173,7 +173,8 @@ def update_details(actor: Actor, patient: Patient, details: PatientDetails, toda
         records.update(patient, actor, **columns)
         current = current_consents(patient)
         for kind, given in sorted(consents.items()):
-            if current.get(kind) is None or current[kind].given != given:
+            held = current.get(kind)
+            if held is None or held.given != given:
                 records.create(
                     PatientConsent,
                     actor,
@@ -258,7 +259,8 @@ def find_duplicates(
             ).ratio()
             if similarity >= 0.8:
                 found.setdefault(patient.id, []).append("similar name, same date of birth")
-    found.pop(exclude_id, None)
+    if exclude_id is not None:
+        found.pop(exclude_id, None)
     if not found:
         return []
     patients = {p.id: p for p in Patient.select().where(Patient.id.in_(list(found)))}

@@ -248,7 +248,7 @@ def open_message(
         raise Rejected("bad_signature", f"not signed by {topic_branch}'s key") from None
     body = _read(message, max_bytes)
     claimed = body.get("branch") if isinstance(body, dict) else None
-    if topic_branch != claimed:
+    if claimed is None or topic_branch != claimed:
         raise Rejected("wrong_topic", f"{claimed}'s batch on {topic_branch}'s topic")
     if body.get("protocol") != PROTOCOL:
         raise Rejected("protocol", repr(body.get("protocol")))

@@ -48,7 +48,7 @@ def pending_rows(after_seq: int, limit: int, max_bytes: int) -> list[dict]:
     from physioez.sync.services.downstream import replicated_models
 
     ownership = {table: model.ownership for table, model in replicated_models().items()}
-    rows = []
+    rows: list[dict] = []
     size = 0
     for seq, table, operation, key, row_json, hlc, version, base_json in database.execute_sql(
         "SELECT seq, table_name, operation, row_key, row_json, hlc, schema_version, base_json "
