@@ -4,6 +4,10 @@ settings, commands) without a line of the core or the app naming it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +18,8 @@ from physioez.core.kernel.db import close_database, database
 from physioez.core.kernel.modules import Module, ModuleError, load
 from physioez.core.kernel.settings import defaults
 from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -93,3 +99,35 @@ def test_the_app_names_no_module():
     source = Path(physioez.app.__file__).read_text()
     for package in installed.INSTALLED:
         assert package not in source
+
+
+def _contracts_for(tmp_path, extra_module: str):
+    """The isolation contracts as the installed list generates them, with one more module."""
+    modules = [*installed.INSTALLED, extra_module]
+    config = tmp_path / "contracts.toml"
+    listed = ", ".join(f'"{name}"' for name in modules)
+    config.write_text(
+        "[tool.importlinter]\n"
+        'root_packages = ["physioez", "tests"]\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "Modules never import each other"\n'
+        'type = "independence"\n'
+        f"modules = [{listed}]\n"
+    )
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "lint-imports"), "--config", str(config), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'appliance'}:{ROOT}"},
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_its_contract_holds_and_a_module_that_reaches_into_another_is_caught(tmp_path):
+    kept = _contracts_for(tmp_path, "tests.throwaway")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    broken = _contracts_for(tmp_path, "tests.rogue_module")
+    assert broken.returncode != 0
+    assert "tests.rogue_module -> physioez.reception.services.patients" in broken.stdout
