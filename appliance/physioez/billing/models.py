@@ -216,18 +216,6 @@ class DayClose(ReplicatedModel):
     z_report = JsonField()
 
 
-class NumberSeries(BaseModel):
-    """The last number used per series and fiscal year; local to the branch, never replicated."""
-
-    series = TextField()
-    fiscal_year = IntegerField()
-    last_number = IntegerField(default=0)
-
-    class Meta:
-        table_name = "billing_number_series"
-        primary_key = CompositeKey("series", "fiscal_year")
-
-
 EXPENSE_CATEGORIES = {
     "rent": "Rent",
     "salaries": "Salaries",
