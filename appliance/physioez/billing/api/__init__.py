@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from physioez.billing.api import schemas
+from physioez.billing.request_policy import policy
 from physioez.billing.services import (
     dues,
     expenses,
@@ -15,7 +16,6 @@ from physioez.billing.services import (
     pricing,
     visits,
 )
-from physioez.billing.views import policy
 from physioez.core.kernel import directory
 from physioez.core.kernel.db import database
 from physioez.core.kernel.errors import InvalidInput, NotFound

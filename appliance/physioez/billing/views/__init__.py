@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, url_for
 
-from physioez.billing.services.policy import BillingPolicy
+from physioez.billing.request_policy import policy
 from physioez.core.kernel.directory import PatientFact
 from physioez.core.kernel.errors import InvalidInput
 from physioez.core.kernel.money import parse_money
-from physioez.core.web.branch import current_settings
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -22,17 +21,6 @@ NAV = (
     NavItem("Billing", "Ledger", "billing.ledger_page", "billing.ledger.read"),
     NavItem("Billing", "Exports", "billing.export_page", "billing.exports.download"),
 )
-
-
-def policy() -> BillingPolicy:
-    """The branch's billing policy, built once per settings (the money filter asks for it for
-    every amount on a page)."""
-    settings = current_settings()
-    cached = current_app.extensions.get("physioez_billing_policy")
-    if cached is None or cached[0] is not settings:
-        cached = (settings, BillingPolicy.from_settings(settings))
-        current_app.extensions["physioez_billing_policy"] = cached
-    return cached[1]
 
 
 def form_amount(form, name: str, *, required: bool = False) -> int:

@@ -7,10 +7,11 @@ from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.api import schemas
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment, Settlement
+from physioez.billing.request_policy import policy
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
 from physioez.billing.services.invoicing import Discount, LineRequest
 from physioez.billing.services.payments import Tender
-from physioez.billing.views import bp, form_amount, policy
+from physioez.billing.views import bp, form_amount
 from physioez.core.kernel import directory
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires

@@ -7,8 +7,9 @@ from datetime import date
 from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.models import MODE_LABELS, TENDER_MODES, DayClose, JournalEntry
+from physioez.billing.request_policy import policy
 from physioez.billing.services import dayend, dues, ledger
-from physioez.billing.views import bp, form_amount, policy
+from physioez.billing.views import bp, form_amount
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 

@@ -6,9 +6,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from physioez.billing.api import schemas
 from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
+from physioez.billing.request_policy import policy
 from physioez.billing.services import expenses
 from physioez.billing.services.expenses import receipts_dir
-from physioez.billing.views import bp, form_amount, policy
+from physioez.billing.views import bp, form_amount
 from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form

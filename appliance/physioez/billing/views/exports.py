@@ -8,8 +8,9 @@ from pathlib import Path
 
 from flask import flash, redirect, render_template, request, send_file, url_for
 
+from physioez.billing.request_policy import policy
 from physioez.billing.services import exporting
-from physioez.billing.views import bp, policy
+from physioez.billing.views import bp
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.platform import background
 from physioez.core.platform.exports import Sheet, csv_chunks, write_xlsx

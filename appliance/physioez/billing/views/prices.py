@@ -7,8 +7,9 @@ from datetime import date
 from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.models import SERVICE_KINDS
+from physioez.billing.request_policy import policy
 from physioez.billing.services import pricing
-from physioez.billing.views import bp, form_amount, policy
+from physioez.billing.views import bp, form_amount
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import current_actor, requires
 
