@@ -17,6 +17,7 @@ download is: see ``core/web/jobs.py``). No Flask here, so modules' services can 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import threading
@@ -108,37 +109,15 @@ class Job:
         }
 
 
+_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
+
+
 def _job(row: tuple) -> Job:
-    (
-        job_id,
-        kind,
-        title,
-        staff_id,
-        state,
-        done,
-        total,
-        note,
-        error,
-        result_path,
-        download_name,
-        created_at,
-        finished_at,
-    ) = row
-    return Job(
-        job_id,
-        kind,
-        title,
-        staff_id,
-        state,
-        done,
-        total,
-        note,
-        error,
-        result_path,
-        download_name,
-        created_at=parse_utc(created_at),
-        finished_at=parse_utc(finished_at) if finished_at else None,
-    )
+    """A ``background_job`` row (its columns in the order of :class:`Job`'s fields) as a Job."""
+    values = dict(zip(_JOB_FIELDS, row, strict=True))
+    values["created_at"] = parse_utc(values["created_at"])
+    values["finished_at"] = parse_utc(values["finished_at"]) if values["finished_at"] else None
+    return Job(**values)
 
 
 # --- where results live and the pool that builds them ---------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
-from physioez.core.kernel.errors import InvalidInput, NotFound
+from physioez.core.kernel.errors import InvalidInput
 from physioez.core.platform import attachments
 from physioez.core.web.access import current_actor
 from physioez.core.web.branch import branch_today, current_settings
@@ -165,14 +165,10 @@ def upload_document(patient_id: str, form: schemas.DocumentForm):
     produces=attachments.ACCEPTED_TYPES,
 )
 def document_content(patient_id: str, document_id: str):
-    document = PatientDocument.get_or_none(
-        (PatientDocument.id == document_id) & (PatientDocument.patient == patient_id)
-    )
-    if document is None or document.deleted_at is not None:
-        raise NotFound("No such document for this patient.")
-    data = patients.read_document(
+    document, data = patients.open_document(
         current_actor(),
-        document,
+        patient_id,
+        document_id,
         current_app.extensions["physioez_keyring"],
         patients.documents_dir(current_settings()),
     )

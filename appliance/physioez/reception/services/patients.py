@@ -390,6 +390,18 @@ def documents_dir(settings) -> Path:
     return settings.paths.data_dir / "documents"
 
 
+def open_document(
+    actor: Actor, patient_id: str, document_id: str, keyring: Keyring, documents_dir: Path
+) -> tuple[PatientDocument, bytes]:
+    """One of a patient's documents and its content, for someone who opened it (audited)."""
+    document = PatientDocument.get_or_none(
+        (PatientDocument.id == document_id) & (PatientDocument.patient == patient_id)
+    )
+    if document is None or document.deleted_at is not None:
+        raise NotFound("No such document for this patient.")
+    return document, read_document(actor, document, keyring, documents_dir)
+
+
 def read_document(
     actor: Actor, document: PatientDocument, keyring: Keyring, documents_dir: Path
 ) -> bytes:

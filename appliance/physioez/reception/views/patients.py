@@ -15,7 +15,7 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 
 from physioez.core.kernel.bounds import Day
-from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import can, current_actor, requires
 from physioez.core.web.boundary import parse_form, validate_value
 from physioez.core.web.branch import branch_today, current_settings
@@ -219,14 +219,10 @@ def patient_document_upload(patient_id: str):
 @bp.get("/patients/<patient_id>/documents/<document_id>")
 @requires("reception.patients.read")
 def patient_document(patient_id: str, document_id: str):
-    document = PatientDocument.get_or_none(
-        (PatientDocument.id == document_id) & (PatientDocument.patient == patient_id)
-    )
-    if document is None or document.deleted_at is not None:
-        raise NotFound("No such document for this patient.")
-    data = patients.read_document(
+    document, data = patients.open_document(
         current_actor(),
-        document,
+        patient_id,
+        document_id,
         current_app.extensions["physioez_keyring"],
         patients.documents_dir(current_settings()),
     )
