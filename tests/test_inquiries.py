@@ -13,9 +13,9 @@ from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import Appointment, Inquiry, InquiryTask, Patient
 from physioez.reception.services import appointments, inquiries
-from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.services.inquiries import InquiryDetails
 from physioez.reception.services.patients import PatientDetails
+from physioez.reception.services.slots import ClashRefused, Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 

@@ -38,7 +38,7 @@ from physioez.reception.models import (
     Patient,
     Practitioner,
 )
-from physioez.reception.services import appointments, patients
+from physioez.reception.services import appointments, patients, slots
 from physioez.reception.services.patients import PatientDetails
 
 __all__ = [
@@ -333,7 +333,7 @@ class Conversion:
     appointment: Appointment | None
 
 
-def _check_slot_choices(slot: appointments.Slot) -> None:
+def _check_slot_choices(slot: slots.Slot) -> None:
     """Name the wrong field before anything is written (the book itself would say 404)."""
     practitioner = Practitioner.get_or_none(Practitioner.id == slot.practitioner_id)
     if practitioner is None or practitioner.deleted_at is not None:
@@ -351,7 +351,7 @@ def convert(
     actor: Actor,
     inquiry: Inquiry,
     details: PatientDetails | None,
-    slot: appointments.Slot | None,
+    slot: slots.Slot | None,
     timezone: str,
     override_reason: str = "",
     existing_patient_id: str | None = None,

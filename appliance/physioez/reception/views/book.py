@@ -23,13 +23,14 @@ from physioez.reception.models import (
 )
 from physioez.reception.services import (
     appointments,
+    book_queries,
     daybook,
     patients,
     schedule_setup,
     scope,
     series,
 )
-from physioez.reception.services.appointments import ClashRefused
+from physioez.reception.services.slots import ClashRefused
 from physioez.reception.views import bp
 
 
@@ -69,9 +70,9 @@ def day_book():
     by_room = request.args.get("view") == "rooms"
     can_book = can("reception.appointments.write")
     may_change = scope.diary_check(current_actor())
-    start, end = appointments.local_day_span(day, branch_timezone())
+    start, end = book_queries.local_day_span(day, branch_timezone())
     entries = [
-        e for e in appointments.entries_between(start, end) if e.appointment.status != "cancelled"
+        e for e in book_queries.entries_between(start, end) if e.appointment.status != "cancelled"
     ]
     if by_room:
         rooms = _active_resources()
@@ -164,7 +165,7 @@ def week_book():
     start, end = _week_span(monday)
     entries = [
         e
-        for e in appointments.entries_between(start, end, [practitioner.id])
+        for e in book_queries.entries_between(start, end, [practitioner.id])
         if e.appointment.status != "cancelled"
     ]
     hours = schedule_setup.hours_between(
@@ -202,7 +203,7 @@ def _resource_week(monday: date):
             branch_timezone(),
             resource.id,
             resource.capacity,
-            appointments.entries_between(start, end),
+            book_queries.entries_between(start, end),
         )
     return render_template(
         "reception/week_book.html",
@@ -216,8 +217,8 @@ def _resource_week(monday: date):
 
 
 def _week_span(monday: date) -> tuple[datetime, datetime]:
-    start, _ = appointments.local_day_span(monday, branch_timezone())
-    _, end = appointments.local_day_span(monday + timedelta(days=6), branch_timezone())
+    start, _ = book_queries.local_day_span(monday, branch_timezone())
+    _, end = book_queries.local_day_span(monday + timedelta(days=6), branch_timezone())
     return start, end
 
 
@@ -428,8 +429,8 @@ BOARD = (
 @requires("reception.appointments.read")
 def today():
     day = branch_today()
-    start, end = appointments.local_day_span(day, branch_timezone())
-    entries = appointments.entries_between(start, end)
+    start, end = book_queries.local_day_span(day, branch_timezone())
+    entries = book_queries.entries_between(start, end)
     now = datetime.now(ZoneInfo(branch_timezone()))
     lanes = []
     for key, title, wanted in BOARD:
