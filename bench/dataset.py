@@ -676,7 +676,7 @@ class BillingHistory:
         from physioez.billing.services import ledger, numbering
         from physioez.core.kernel.canonical import canonical_json
         from physioez.core.kernel.money import percent_of
-        from physioez.demo.billing import tender_reference
+        from physioez.demo.billing_desk import tender_reference
 
         self.b = b
         self.rng = random.Random(b.p.seed + 7)

@@ -40,7 +40,7 @@ from nacl.signing import SigningKey
 
 from common import BenchError, check_levels, goal_line, machine_info, machine_load, write_report
 from physioez.core.kernel.canonical import canonical_json
-from physioez.hq import store
+from physioez.hq import digests, store
 from physioez.sync.services import envelope
 from physioez.sync.services.mqtt import BrokerSettings, connect, new_client
 from sync_support import INGEST_USER, HeadOffice, boot_branch, patient_changes
@@ -491,7 +491,7 @@ def catch_up(
             acked_deadline = time.monotonic() + 30
             while state.acked_seq() < last_seq and time.monotonic() < acked_deadline:
                 time.sleep(0.02)
-            same = store.hq_digests(connection, BACKLOG_BRANCH) == state.branch_digests()
+            same = digests.hq_digests(connection, BACKLOG_BRANCH) == state.branch_digests()
     finally:
         publisher.stop()
         counts = [ingest.stop() for ingest in ingests]

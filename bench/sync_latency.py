@@ -31,7 +31,7 @@ from nacl.signing import SigningKey
 from common import BenchError, goal_line, machine_info, machine_load, write_report
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
-from physioez.hq import store
+from physioez.hq import digests, store
 from physioez.hq.ingest import HqIngest
 from physioez.reception.services import patients
 from physioez.reception.services.patients import PatientDetails
@@ -166,7 +166,7 @@ def converged(mysql, publisher: BranchPublisher, timeout: float) -> dict:
                 )
             publisher.wake()
             time.sleep(0.05)
-        same = store.hq_digests(connection, BRANCH) == state.branch_digests()
+        same = digests.hq_digests(connection, BRANCH) == state.branch_digests()
     if not same:
         raise BenchError("head office's digests differ from the branch's")
     return {"last_seq": last, "digests_equal": same}

@@ -10,7 +10,7 @@ import pytest
 from physioez.billing.models import BillingService, Visit
 from physioez.billing.services import pricing
 from physioez.billing.services.policy import BillingPolicy
-from physioez.reception.services import appointments
+from physioez.reception.services import appointments, slots
 from tests.reception_fixtures import MONDAY, ZONE, Clinic, at
 
 PRICES_FROM = date(2026, 1, 1)
@@ -65,7 +65,7 @@ def attend(clinic: Clinic, patient, when: str = "10:00", day: date = MONDAY, act
     from physioez.core.kernel.audit import Actor
 
     actor = actor or Actor.system("tests")
-    slot = appointments.Slot(
+    slot = slots.Slot(
         patient_id=patient.id,
         practitioner_id=clinic.rao.id,
         type_id=clinic.physio.id,

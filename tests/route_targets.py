@@ -14,7 +14,7 @@ from physioez.billing.services import invoicing, payments, pricing
 from physioez.billing.services.policy import BillingPolicy
 from physioez.core.kernel import identity, records
 from physioez.core.kernel.models import Role
-from physioez.reception.services import appointments, feeds, inquiries, patients, waitlist
+from physioez.reception.services import appointments, feeds, inquiries, patients, slots, waitlist
 from physioez.reception.services.patients import PatientDetails
 from tests.reception_fixtures import MONDAY, ZONE, at
 
@@ -51,7 +51,7 @@ def route_targets(app, make_staff, system_actor, clinic):
         )
         appointment = appointments.book(
             system_actor,
-            appointments.Slot(
+            slots.Slot(
                 patient_id=clinic.asha.id,
                 practitioner_id=clinic.rao.id,
                 type_id=clinic.physio.id,

@@ -11,9 +11,9 @@ from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import Appointment
-from physioez.reception.services import appointments, schedule_setup
-from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services import appointments, book_queries, schedule_setup
 from physioez.reception.services.clash import Rule
+from physioez.reception.services.slots import ClashRefused, Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 
@@ -185,10 +185,10 @@ def test_day_entries(clinic, system_actor):
         slot(clinic, patient=clinic.ravi, practitioner=clinic.iyer, when="09:00", resource_ids=()),
         ZONE,
     )
-    start, end = appointments.local_day_span(MONDAY, ZONE)
-    entries = appointments.entries_between(start, end)
+    start, end = book_queries.local_day_span(MONDAY, ZONE)
+    entries = book_queries.entries_between(start, end)
     assert [e.patient.first_name for e in entries] == ["Ravi", "Asha"]
-    assert appointments.entries_between(start, end, [clinic.rao.id])[0].patient.first_name == (
+    assert book_queries.entries_between(start, end, [clinic.rao.id])[0].patient.first_name == (
         "Asha"
     )
 

@@ -18,7 +18,7 @@ from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.models import AuditEvent, format_utc, utcnow
-from physioez.core.platform import background
+from physioez.core.platform import background, job_retention
 from physioez.core.platform.exports import Column, write_csv
 from physioez.core.web.realtime import socketio
 
@@ -262,13 +262,13 @@ def test_cleanup_removes_jobs_and_files_a_day_after_they_end(app, owner_client):
     active_file.write_bytes(b"building")
     os.utime(active_file, (day_ago, day_ago))
 
-    assert background.cleanup() == 0  # Nothing is a day old yet.
+    assert job_retention.cleanup() == 0  # Nothing is a day old yet.
     assert background.result_file(background.get(old.id)) is not None
 
     later = utcnow() + timedelta(hours=24, minutes=1)
     recent = (later - timedelta(hours=1)).timestamp()
     os.utime(stray_new, (recent, recent))
-    assert background.cleanup(now=later) == 2
+    assert job_retention.cleanup(now=later) == 2
     assert background.get(old.id) is None and background.get(old_failed.id) is None
     assert not (folder / f"{old.id}.csv").exists()
     assert not stray_old.exists()
@@ -279,7 +279,7 @@ def test_cleanup_removes_jobs_and_files_a_day_after_they_end(app, owner_client):
 def test_cleanup_is_scheduled_hourly(settings, app):
     jobs = {job.id: job for job in module_jobs(settings)}
     cleanup = jobs["core-exports-cleanup"]
-    assert cleanup.func is background.cleanup
+    assert cleanup.func is job_retention.cleanup
     assert (cleanup.trigger, cleanup.trigger_args) == ("interval", {"hours": 1})
 
 

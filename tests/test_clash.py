@@ -25,10 +25,8 @@ from physioez.reception.services.clash import (
     Rule,
     Schedule,
     Severity,
-    check,
-    check_many,
-    hard_clashes,
 )
+from physioez.reception.services.clash_engine import check, check_many, hard_clashes
 
 DAY = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
 ALL_BLOCK = ClashPolicy.all_block()

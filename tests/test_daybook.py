@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from physioez.reception.services import appointments, daybook, schedule_setup
-from physioez.reception.services.appointments import Slot
+from physioez.reception.services import appointments, book_queries, daybook, schedule_setup
+from physioez.reception.services.slots import Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 
@@ -25,8 +25,8 @@ def book(c, actor, patient, when, day=MONDAY, practitioner=None, **kw):
 
 
 def entries(day=MONDAY):
-    start, end = appointments.local_day_span(day, ZONE)
-    return appointments.entries_between(start, end)
+    start, end = book_queries.local_day_span(day, ZONE)
+    return book_queries.entries_between(start, end)
 
 
 def test_day_grid_spans_rows_and_merges_overlaps(clinic, system_actor):
@@ -62,9 +62,9 @@ def test_day_grid_spans_rows_and_merges_overlaps(clinic, system_actor):
 def test_week_grid_puts_each_day_in_its_column(clinic, system_actor):
     book(clinic, system_actor, clinic.asha, "10:00")
     book(clinic, system_actor, clinic.asha, "15:00", day=MONDAY + timedelta(days=2))
-    start, _ = appointments.local_day_span(MONDAY, ZONE)
-    _, end = appointments.local_day_span(MONDAY + timedelta(days=6), ZONE)
-    found = appointments.entries_between(start, end, [clinic.rao.id])
+    start, _ = book_queries.local_day_span(MONDAY, ZONE)
+    _, end = book_queries.local_day_span(MONDAY + timedelta(days=6), ZONE)
+    found = book_queries.entries_between(start, end, [clinic.rao.id])
     hours = schedule_setup.hours_between([clinic.rao.id], MONDAY, MONDAY + timedelta(days=6), ZONE)
     grid = daybook.build_week(MONDAY, ZONE, found, hours.availability[clinic.rao.id])
     assert [c.key for c in grid.columns][:3] == [

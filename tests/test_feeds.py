@@ -7,7 +7,7 @@ import re
 from icalendar import Calendar
 
 from physioez.reception.services import appointments
-from physioez.reception.services.appointments import Slot
+from physioez.reception.services.slots import Slot
 from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, ZONE, at
 

@@ -12,10 +12,10 @@ from physioez.core.kernel.errors import Conflict, InvalidInput
 from physioez.core.kernel.events import DomainEvent, bus
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import Appointment, Inquiry, InquiryTask, Patient
-from physioez.reception.services import appointments, inquiries
-from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services import appointments, inquiries, inquiry_report
 from physioez.reception.services.inquiries import InquiryDetails
 from physioez.reception.services.patients import PatientDetails
+from physioez.reception.services.slots import ClashRefused, Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 
@@ -251,7 +251,9 @@ def test_conversion_summary_per_source(clinic, system_actor):
             Inquiry.id == old.id
         ).execute()
     today = datetime.now(UTC).date()
-    summary = inquiries.conversion_summary(today - timedelta(days=7), today + timedelta(days=1))
+    summary = inquiry_report.conversion_summary(
+        today - timedelta(days=7), today + timedelta(days=1)
+    )
     assert summary["sources"]["phone"] == {
         "inquiries": 2,
         "converted": 1,
@@ -269,7 +271,8 @@ def test_conversion_summary_per_source(clinic, system_actor):
         "conversion_rate": 0.5,
     }
     assert (
-        inquiries.conversion_summary(date(2020, 1, 1), date(2020, 1, 1))["total"]["inquiries"] == 1
+        inquiry_report.conversion_summary(date(2020, 1, 1), date(2020, 1, 1))["total"]["inquiries"]
+        == 1
     )
 
 

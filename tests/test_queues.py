@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from physioez.reception.models import Appointment, Reminder, WaitlistEntry
 from physioez.reception.services import appointments, patients, reminders, waitlist
-from physioez.reception.services.appointments import Slot
+from physioez.reception.services.slots import Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 

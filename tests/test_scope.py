@@ -13,8 +13,8 @@ from physioez.core.kernel.models import Role
 from physioez.core.kernel.permissions import DEFAULT_ROLES
 from physioez.reception.models import Appointment
 from physioez.reception.services import appointments, patients, schedule_setup
-from physioez.reception.services.appointments import Slot
 from physioez.reception.services.scope import ANY_PRACTITIONER, DOCUMENT_PERMISSIONS
+from physioez.reception.services.slots import Slot
 from tests.conftest import sign_in_client
 from tests.reception_fixtures import MONDAY, ZONE, at
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from physioez.core.kernel.clock import HlcTimestamp
 from physioez.core.kernel.db import close_database
-from physioez.hq import store
+from physioez.hq import apply, outbox, store
 from physioez.hq.cli import main
 from physioez.hq.store import MySqlSettings
 from physioez.sync.services import envelope
@@ -76,13 +76,13 @@ def test_an_admin_lists_a_conflict_and_brings_the_replaced_value_back(hq_cli):
     run, mysql = hq_cli
     connection = mysql.connect()
     store.create_schema(connection)
-    store.apply_batch(connection, change(1, "BR01", 1_700_000_000_000, "insert"))
-    store.apply_batch(connection, change(2, "BR01", 1_700_000_100_000, "update", phone="1"))
-    store.apply_batch(connection, change(1, "BR02", 1_700_000_200_000, "update", phone="2"))
+    apply.apply_batch(connection, change(1, "BR01", 1_700_000_000_000, "insert"))
+    apply.apply_batch(connection, change(2, "BR01", 1_700_000_100_000, "update", phone="1"))
+    apply.apply_batch(connection, change(1, "BR02", 1_700_000_200_000, "update", phone="2"))
     listed = run("conflicts")
     assert listed.exit_code == 0, listed.output
     assert "phone: kept '2' from BR02, replaced '1' from BR01" in listed.output
-    [conflict] = store.open_conflicts(connection)
+    [conflict] = apply.open_conflicts(connection)
 
     reversed_ = run("reverse", str(conflict["id"]))
     assert reversed_.exit_code == 0 and "reversed" in reversed_.output
@@ -115,7 +115,7 @@ def test_head_office_sets_and_withdraws_a_chain_policy(hq_cli):
     sent = run("set-policy", "billing.discount_limit_percent", '{"receptionist": 5}')
     assert sent.exit_code == 0, sent.output
     assert run("clear-policy", "billing.discount_limit_percent").exit_code == 0
-    rows, _ = store.down_rows(connection, "BR01", 0)
+    rows, _ = outbox.down_rows(connection, "BR01", 0)
     assert [(row["table"], row["op"]) for row in rows] == [
         ("chain_policy", "update"),
         ("chain_policy", "delete"),

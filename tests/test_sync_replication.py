@@ -20,7 +20,7 @@ from nacl.signing import SigningKey
 
 from physioez.core.kernel import records
 from physioez.core.kernel.db import database
-from physioez.hq import store
+from physioez.hq import apply, digests, outbox, store
 from physioez.hq.ingest import HqIngest
 from physioez.hq.store import MySqlSettings
 from physioez.reception.services import patients
@@ -106,7 +106,7 @@ class Chain:
                     )
                 self.publisher.wake()
                 time.sleep(0.1)
-            assert store.hq_digests(connection, BRANCH) == state.branch_digests()
+            assert digests.hq_digests(connection, BRANCH) == state.branch_digests()
         finally:
             connection.close()
         assert self.rows_written() == state.last_seq() + other_branches_rows, (
@@ -553,9 +553,9 @@ def test_head_office_changes_come_down_sealed_applied_once_and_never_echo(chain)
 
     role = hq_role_row("hq_auditor", "999999999999999-0000-HQ", "Auditor (head office)")
     connection = chain.mysql.connect()
-    seq = store.enqueue_down(connection, table="role", key=role["id"], row=role, hlc=role["hlc"])
+    seq = outbox.enqueue_down(connection, table="role", key=role["id"], row=role, hlc=role["hlc"])
     # A row for a table the branch owns is refused, whatever head office sends.
-    store.enqueue_down(
+    outbox.enqueue_down(
         connection, table="invoice", key="not-a-real-invoice", row={"id": "x"}, hlc=role["hlc"]
     )
     connection.close()
@@ -663,7 +663,7 @@ def wait_until(predicate, what: str, timeout: float = 15.0) -> None:
 def hq_conflicts(chain: Chain) -> list[dict]:
     db = chain.mysql.connect()
     try:
-        return store.open_conflicts(db)
+        return apply.open_conflicts(db)
     finally:
         db.close()
 
@@ -765,7 +765,7 @@ def test_concurrent_edits_of_one_detail_two_hours_apart_resolve_the_same_way(
         assert "9111111111" not in it_admin.get("/system/replication").text
         # An admin at head office reverses the first: this branch's phone everywhere.
         db = chain.mysql.connect()
-        store.reverse_conflict(
+        apply.reverse_conflict(
             db,
             found[first.id]["id"],
             HlcTimestamp(other.skewed_ms + 10_000, 0, "HQ").encode(),
@@ -824,7 +824,7 @@ def test_a_long_partition_with_writes_on_both_sides(chain, system_actor):
         other.edit(patient.id, email="partition@br02.example")
         role = hq_role_row("hq_partition", "999999999999998-0000-HQ", "Set during the cut")
         db = chain.mysql.connect()
-        store.enqueue_down(db, table="role", key=role["id"], row=role, hlc=role["hlc"])
+        outbox.enqueue_down(db, table="role", key=role["id"], row=role, hlc=role["hlc"])
         db.close()
         writer.join()
         wait_until(lambda: not chain.publisher.status().connected, "the cut was never noticed")

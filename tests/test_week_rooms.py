@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from physioez.reception.services import appointments, daybook
-from physioez.reception.services.appointments import Slot
+from physioez.reception.services import appointments, book_queries, daybook
+from physioez.reception.services.slots import Slot
 from tests.reception_fixtures import MONDAY, ZONE, at
 
 TUESDAY = MONDAY + timedelta(days=1)
@@ -36,14 +36,14 @@ def book(
 
 
 def gym_week(clinic) -> daybook.ResourceWeek:
-    start, _ = appointments.local_day_span(MONDAY, ZONE)
-    _, end = appointments.local_day_span(MONDAY + timedelta(days=6), ZONE)
+    start, _ = book_queries.local_day_span(MONDAY, ZONE)
+    _, end = book_queries.local_day_span(MONDAY + timedelta(days=6), ZONE)
     return daybook.build_resource_week(
         MONDAY,
         ZONE,
         clinic.gym.id,
         clinic.gym.capacity,
-        appointments.entries_between(start, end),
+        book_queries.entries_between(start, end),
     )
 
 
@@ -138,10 +138,10 @@ def test_a_no_show_is_listed_but_frees_the_room(clinic, system_actor):
         clinic, system_actor, clinic.asha, clinic.rao, THURSDAY, "11:00", resources=[clinic.room1]
     )
     appointments.set_status(system_actor, missed, "no_show")
-    start, _ = appointments.local_day_span(MONDAY, ZONE)
-    _, end = appointments.local_day_span(MONDAY + timedelta(days=6), ZONE)
+    start, _ = book_queries.local_day_span(MONDAY, ZONE)
+    _, end = book_queries.local_day_span(MONDAY + timedelta(days=6), ZONE)
     week = daybook.build_resource_week(
-        MONDAY, ZONE, clinic.room1.id, 1, appointments.entries_between(start, end)
+        MONDAY, ZONE, clinic.room1.id, 1, book_queries.entries_between(start, end)
     )
     eleven = cell(week, THURSDAY, "11:00")
     assert names(eleven) == ["Asha Test"]

@@ -26,7 +26,7 @@ from physioez.core.kernel.events import DomainEvent, PoliciesChanged, bus
 from physioez.core.kernel.modules import Module
 from physioez.core.kernel.node import configure_node
 from physioez.core.kernel.settings import Settings, load_settings
-from physioez.core.platform import background
+from physioez.core.platform import background, job_retention
 from physioez.core.platform.keys import open_branch_keyring
 from physioez.core.platform.scheduler import ScheduledJob
 from physioez.core.web import access, jobs, security, shell
@@ -48,7 +48,7 @@ def all_migrations(modules: Sequence[Module] | None = None) -> list[Migration]:
 
 
 def module_jobs(settings: Settings, modules: Sequence[Module] | None = None) -> list[ScheduledJob]:
-    scheduled = list(background.scheduled_jobs())
+    scheduled = list(job_retention.scheduled_jobs())
     for module in installed.modules() if modules is None else modules:
         jobs_of = module.resolve("jobs")
         if jobs_of is not None:
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, modules: Sequence[Module] | Non
     background.configure(settings.paths.data_dir)
     # Only the serving process creates the app (CLI commands call boot() alone), so any job
     # still queued or running in the table belonged to a process that has gone.
-    background.fail_interrupted()
+    job_retention.fail_interrupted()
     app.extensions["physioez_keyring"] = open_branch_keyring(settings.paths.key_file)
     app.extensions["physioez_signin_guard"] = identity.SignInGuard(
         identity.SignInPolicy(

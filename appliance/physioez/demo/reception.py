@@ -20,8 +20,8 @@ from physioez.core.kernel.models import utcnow
 from physioez.core.kernel.settings import Settings
 from physioez.reception.models import Appointment, Patient, Practitioner
 from physioez.reception.services import appointments, patients, schedule_setup
-from physioez.reception.services.appointments import ClashRefused, Slot
 from physioez.reception.services.patients import PatientDetails
+from physioez.reception.services.slots import ClashRefused, Slot
 
 REFERRALS = ("Dr Kulkarni (ortho)", "Dr Menon (GP)", "walk-in", "website", "Google", "friend")
 ALERTS = (

@@ -8,7 +8,7 @@ import click
 from physioez import __version__
 from physioez.cli import _boot, _settings
 from physioez.core.kernel.settings import Settings
-from physioez.hq import runtime, store
+from physioez.hq import apply, digests, outbox, runtime, store
 
 
 @click.group()
@@ -57,7 +57,7 @@ def verify(branch: str | None) -> None:
 
     settings = _boot()
     ours = state.branch_digests()
-    theirs = store.hq_digests(_connection(settings), branch or settings.branch.id)
+    theirs = digests.hq_digests(_connection(settings), branch or settings.branch.id)
     differ = False
     for table in sorted(set(ours) | set(theirs)):
         mine, hq = ours.get(table), theirs.get(table)
@@ -76,7 +76,7 @@ def conflicts() -> None:
     """list open conflicts between branches' edits of shared records."""
 
     settings = _settings()
-    found = store.open_conflicts(_connection(settings))
+    found = apply.open_conflicts(_connection(settings))
     if not found:
         click.echo("No open conflicts.")
     for conflict in found:
@@ -132,7 +132,7 @@ def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
         raise click.ClickException(str(exc)) from None
     stamp = HybridLogicalClock("HQ").now().encode()
     row = policies.policy_row(name, checked, stamp, format_utc(utcnow()), cleared=cleared)
-    store.enqueue_down(
+    outbox.enqueue_down(
         _connection(settings),
         table="chain_policy",
         key=row["id"],
@@ -155,7 +155,7 @@ def reverse(conflict_id: int) -> None:
     settings = _settings()
     stamp = HybridLogicalClock("HQ").now().encode()
     try:
-        store.reverse_conflict(_connection(settings), conflict_id, stamp)
+        apply.reverse_conflict(_connection(settings), conflict_id, stamp)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Conflict {conflict_id} reversed; the branches receive it at their next pull.")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import pymysql
 from nacl.public import PrivateKey
 
-from physioez.hq import store
+from physioez.hq import apply, digests, outbox, store
 from physioez.sync.services import envelope
 from physioez.sync.services.mqtt import BrokerSettings, connect, new_client
 
@@ -164,8 +164,8 @@ class HqIngest:
                 envelope.SCHEMA_VERSION,
             )
             return None
-        result = store.apply_batch(self._db(), batch, self._before_commit)
-        if isinstance(result, store.Gap):
+        result = apply.apply_batch(self._db(), batch, self._before_commit)
+        if isinstance(result, apply.Gap):
             if self._retry_later(topic, payload, retries):
                 return None
             self.counts["gap"] += 1
@@ -195,7 +195,7 @@ class HqIngest:
                 "%s asks for head office's changes but has no box key registered", request.branch
             )
             return
-        rows, more = store.down_rows(connection, request.branch, request.after_hq_seq)
+        rows, more = outbox.down_rows(connection, request.branch, request.after_hq_seq)
         batch = envelope.DownBatch(
             branch=request.branch,
             after_hq_seq=request.after_hq_seq,
@@ -219,7 +219,7 @@ class HqIngest:
         if applied != request.as_of_seq:
             self._answer(request.branch, {"digests_not_ready": applied})
             return
-        buckets = store.hq_buckets(connection, request.branch)
+        buckets = digests.hq_buckets(connection, request.branch)
         self._answer(
             request.branch,
             {

@@ -7,9 +7,9 @@ one write lock) and publishes :class:`~physioez.core.kernel.events.JobProgressed
 started the job, and to nobody else.
 
 Results are files in ``<data dir>/exports/``, downloadable by their owner only and removed a
-day after the job ends (:func:`cleanup`, scheduled hourly). Job state is a table, so after a
-crash or restart a job that was queued or running is marked failed at the next start
-(:func:`fail_interrupted`) instead of spinning forever.
+day after the job ends. Job state is a table, so after a crash or restart a job that was queued
+or running is marked failed at the next start instead of spinning forever (both in
+``job_retention``).
 
 Branch-local housekeeping: the table never replicates and its rows are not audited (the
 download is: see ``core/web/jobs.py``). No Flask here, so modules' services can start jobs.
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,12 @@ from physioez.core.kernel.events import JobProgressed, bus
 from physioez.core.kernel.ids import uuid7_str
 from physioez.core.kernel.models import format_utc, parse_utc, utcnow
 from physioez.core.kernel.node import current_node
-from physioez.core.platform.scheduler import ScheduledJob
 
 log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed")
 ACTIVE_STATES = ("queued", "running")
 
-RESTARTED = "The appliance restarted while this was being built; start it again."
 FAILED = "Building this file failed. Try again; if it fails again, tell IT (job {job_id})."
 
 # Two workers: a month-end pack and a day-end export can build side by side, while the
@@ -51,7 +49,6 @@ FAILED = "Building this file failed. Try again; if it fails again, tell IT (job 
 WORKERS = 2
 # One person clicking "Build" repeatedly must not fill the queue for everyone else.
 MAX_ACTIVE_PER_STAFF = 3
-KEEP_FOR = timedelta(hours=24)
 # Progress writes take the process-wide write lock; a few a second is plenty for a bar.
 WRITE_EVERY_SECONDS = 0.4
 _monotonic = time.monotonic  # Replaced by tests to step through the throttle.
@@ -295,25 +292,29 @@ def _run(job_id: str, work: Work) -> None:
         try:
             result = _accept(job, work(progress))
         except ServiceError as exc:
-            _remove_outputs(job_id)
+            remove_outputs(job_id)
             _save(
-                job_id, state="failed", error=exc.message, finished_at=_now(), **progress._final()
+                job_id,
+                state="failed",
+                error=exc.message,
+                finished_at=now_text(),
+                **progress._final(),
             )
         except Exception:
             log.exception("background job %s (%s) failed", job_id, job.kind)
-            _remove_outputs(job_id)
+            remove_outputs(job_id)
             _save(
                 job_id,
                 state="failed",
                 error=FAILED.format(job_id=job_id),
-                finished_at=_now(),
+                finished_at=now_text(),
                 **progress._final(),
             )
         else:
             final = progress._final()
             if final["total"] == 0:
                 final["done"] = final["total"] = 1  # Work that never said: one step, done.
-            _save(job_id, state="done", result_path=result, finished_at=_now(), **final)
+            _save(job_id, state="done", result_path=result, finished_at=now_text(), **final)
     except Exception:
         # The pool would keep this to itself; the row stays active until the next restart.
         log.exception("background job %s could not record its outcome", job_id)
@@ -332,17 +333,17 @@ def _accept(job: Job, result: Any) -> str:
     return str(path.relative_to(folder.parent))
 
 
-def _now() -> str:
+def now_text() -> str:
     return format_utc(utcnow())
 
 
-def _remove_outputs(job_id: str) -> None:
+def remove_outputs(job_id: str) -> None:
     """Files a failed or interrupted job left behind (its result, half written)."""
     for leftover in exports_dir().glob(f"{job_id}*"):
-        _remove(leftover)
+        remove_path(leftover)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
     try:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -385,76 +386,3 @@ def recent(staff_id: str, limit: int = 20) -> list[Job]:
         (staff_id, limit),
     ).fetchall()
     return [_job(row) for row in rows]
-
-
-# --- restarts and retention -----------------------------------------------------------------
-
-
-def fail_interrupted() -> int:
-    """Mark jobs that were queued or running when the process stopped as failed.
-
-    Call once when the serving process starts, before any job is submitted: the pool is
-    in-process, so any job still active in the table belonged to a process that is gone.
-    """
-    with write_transaction():
-        ids = [
-            row[0]
-            for row in database.execute_sql(
-                "SELECT id FROM background_job WHERE state IN (?, ?)", ACTIVE_STATES
-            ).fetchall()
-        ]
-        database.execute_sql(
-            "UPDATE background_job SET state = 'failed', error = ?, finished_at = ? "
-            "WHERE state IN (?, ?)",
-            (RESTARTED, _now(), *ACTIVE_STATES),
-        )
-    for job_id in ids:
-        _remove_outputs(job_id)
-    if ids:
-        log.warning("%d background jobs were interrupted by a restart", len(ids))
-    return len(ids)
-
-
-def cleanup(now: datetime | None = None) -> int:
-    """Remove jobs that finished over ``KEEP_FOR`` ago with their files, and stray files.
-
-    Stray files are what a crash can leave in the exports folder (a half-written zip,
-    XlsxWriter's temporary files); any not belonging to an active job and older than
-    ``KEEP_FOR`` go too. Returns the number of jobs removed.
-    """
-    cutoff = (now or utcnow()) - KEEP_FOR
-    folder = exports_dir()
-    with write_transaction():
-        old = database.execute_sql(
-            "SELECT id, result_path FROM background_job "
-            "WHERE state IN ('done', 'failed') AND finished_at < ?",
-            (format_utc(cutoff),),
-        ).fetchall()
-        database.execute_sql(
-            "DELETE FROM background_job WHERE state IN ('done', 'failed') AND finished_at < ?",
-            (format_utc(cutoff),),
-        )
-        active = [
-            row[0]
-            for row in database.execute_sql(
-                "SELECT id FROM background_job WHERE state IN (?, ?)", ACTIVE_STATES
-            ).fetchall()
-        ]
-    for job_id, _ in old:
-        _remove_outputs(job_id)
-    for entry in folder.iterdir():
-        if any(entry.name.startswith(job_id) for job_id in active):
-            continue
-        try:
-            modified = datetime.fromtimestamp(entry.stat().st_mtime, tz=cutoff.tzinfo)
-        except FileNotFoundError:
-            continue
-        if modified < cutoff:
-            _remove(entry)
-    if old:
-        log.info("removed %d finished background jobs and their files", len(old))
-    return len(old)
-
-
-def scheduled_jobs() -> list[ScheduledJob]:
-    return [ScheduledJob("core-exports-cleanup", cleanup, "interval", {"hours": 1})]

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, jsonify, render_template, send_file, url_for
 from flask_login import current_user
 
 from physioez.core.kernel import audit
-from physioez.core.platform import background
+from physioez.core.platform import background, job_retention
 from physioez.core.web.access import current_actor, requires
 
 bp = Blueprint("jobs", __name__)
@@ -56,7 +56,7 @@ def job_status(job: background.Job) -> dict:
 def list_jobs():
     jobs = background.recent(current_user.id)
     return render_template(
-        "shell/jobs.html", jobs=jobs, keep_hours=int(background.KEEP_FOR.total_seconds() // 3600)
+        "shell/jobs.html", jobs=jobs, keep_hours=int(job_retention.KEEP_FOR.total_seconds() // 3600)
     )
 
 

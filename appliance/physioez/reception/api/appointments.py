@@ -9,8 +9,15 @@ from physioez.core.web.access import current_actor
 from physioez.core.web.api import ErrorOut
 from physioez.core.web.branch import current_settings
 from physioez.reception.api import api, schemas
-from physioez.reception.services import appointments, clash, schedule_setup, series
-from physioez.reception.services.appointments import ClashRefused
+from physioez.reception.services import (
+    appointments,
+    book_queries,
+    clash_engine,
+    schedule_setup,
+    series,
+    slots,
+)
+from physioez.reception.services.slots import ClashRefused
 
 # --- the appointment book --------------------------------------------------------------------
 
@@ -48,9 +55,9 @@ def clash_refusal(refused: ClashRefused):
     response=schemas.AppointmentList,
 )
 def list_appointments(query: schemas.DayQuery):
-    start, end = appointments.local_day_span(query.day, current_settings().branch.timezone)
+    start, end = book_queries.local_day_span(query.day, current_settings().branch.timezone)
     wanted = [query.practitioner_id] if query.practitioner_id else []
-    found = appointments.appointments_between(start, end, wanted)
+    found = book_queries.appointments_between(start, end, wanted)
     return schemas.AppointmentList(appointments=[schemas.AppointmentOut.of(a) for a in found])
 
 
@@ -64,8 +71,8 @@ def list_appointments(query: schemas.DayQuery):
     errors=(404,),
 )
 def check_appointment(body: schemas.SlotIn):
-    _, found = appointments.check_slot(body.slot(), current_settings().branch.timezone)
-    hard = clash.hard_clashes(found)
+    _, found = slots.check_slot(body.slot(), current_settings().branch.timezone)
+    hard = clash_engine.hard_clashes(found)
     return schemas.CheckOut(
         clashes=_clashes_out(found), bookable=not found, needs_override=bool(found) and not hard
     )

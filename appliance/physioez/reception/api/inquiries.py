@@ -21,7 +21,7 @@ from physioez.reception.api.appointments import clash_refusal
 from physioez.reception.api.patients import duplicate_conflict
 from physioez.reception.models import Inquiry, InquiryTask
 from physioez.reception.services import inquiries
-from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services.slots import ClashRefused, Slot
 
 api = Api("reception_inquiries", tag="Inquiries")
 

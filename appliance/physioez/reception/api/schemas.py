@@ -21,9 +21,9 @@ from physioez.core.kernel.bounds import (
 from physioez.core.kernel.errors import InvalidInput
 from physioez.reception.models import Patient
 from physioez.reception.services import schedule_setup
-from physioez.reception.services.appointments import Slot
 from physioez.reception.services.patients import DuplicateMatch, PatientDetails
 from physioez.reception.services.recurrence import SeriesRule
+from physioez.reception.services.slots import Slot
 
 ConsentKind = Literal[
     "treatment", "reminders_sms", "reminders_whatsapp", "reminders_email", "data_sharing"

@@ -15,7 +15,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from physioez.reception.models import ACTIVE_STATUSES, Appointment
-from physioez.reception.services.appointments import BookEntry
+from physioez.reception.services.book_queries import BookEntry
 from physioez.reception.services.clash import Interval
 
 STEP = timedelta(minutes=15)

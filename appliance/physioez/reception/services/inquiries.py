@@ -13,7 +13,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ from physioez.reception.models import (
     Patient,
     Practitioner,
 )
-from physioez.reception.services import appointments, patients
+from physioez.reception.services import appointments, patients, slots
 from physioez.reception.services.patients import PatientDetails
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "InquiryDetails",
     "add_task",
     "complete_task",
-    "conversion_summary",
     "convert",
     "due_tasks",
     "get_inquiry",
@@ -333,7 +332,7 @@ class Conversion:
     appointment: Appointment | None
 
 
-def _check_slot_choices(slot: appointments.Slot) -> None:
+def _check_slot_choices(slot: slots.Slot) -> None:
     """Name the wrong field before anything is written (the book itself would say 404)."""
     practitioner = Practitioner.get_or_none(Practitioner.id == slot.practitioner_id)
     if practitioner is None or practitioner.deleted_at is not None:
@@ -351,7 +350,7 @@ def convert(
     actor: Actor,
     inquiry: Inquiry,
     details: PatientDetails | None,
-    slot: appointments.Slot | None,
+    slot: slots.Slot | None,
     timezone: str,
     override_reason: str = "",
     existing_patient_id: str | None = None,
@@ -408,54 +407,3 @@ def convert(
         _publish(current)
     _copy_into(inquiry, current)
     return Conversion(inquiry, patient, appointment)
-
-
-# --- reporting -----------------------------------------------------------------------------
-
-
-def _rate(converted: int, total: int) -> float:
-    return round(converted / total, 4) if total else 0.0
-
-
-def conversion_summary(since: date, until: date, timezone: str | None = None) -> dict[str, Any]:
-    """Per source: inquiries taken in [since, until] (branch-local days, both included) and
-    how many of those were converted or lost so far.
-
-    Counted by the day the inquiry came in (a cohort), not the day it converted, so the rate
-    stays between 0 and 1 and one source's month compares with another's.
-    """
-    if until < since:
-        raise InvalidInput("The end date is before the start date.", field="until")
-    zone = ZoneInfo(timezone or current_node().timezone)
-    start = datetime.combine(since, time.min, zone)
-    end = datetime.combine(until + timedelta(days=1), time.min, zone)
-    rows = (
-        Inquiry.live()
-        .select(Inquiry.source, Inquiry.status, fn.COUNT(Inquiry.id))
-        .where(Inquiry.created_at >= start, Inquiry.created_at < end)
-        .group_by(Inquiry.source, Inquiry.status)
-        .tuples()
-    )
-    # Counts are whole numbers; conversion_rate is a fraction, so the lines hold both.
-    sources: dict[str, dict[str, Any]] = {
-        source: {"inquiries": 0, "converted": 0, "lost": 0, "conversion_rate": 0.0}
-        for source in INQUIRY_SOURCES
-    }
-    for source, status, count in rows:
-        line = sources.setdefault(
-            source, {"inquiries": 0, "converted": 0, "lost": 0, "conversion_rate": 0.0}
-        )
-        line["inquiries"] += count
-        if status in ("converted", "lost"):
-            line[status] += count
-    total = {"inquiries": 0, "converted": 0, "lost": 0}
-    for line in sources.values():
-        line["conversion_rate"] = _rate(line["converted"], line["inquiries"])
-        for key in total:
-            total[key] += line[key]
-    return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "sources": sources,
-        "total": {**total, "conversion_rate": _rate(total["converted"], total["inquiries"])},
-    }

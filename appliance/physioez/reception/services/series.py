@@ -10,9 +10,9 @@ from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import write_transaction
 from physioez.core.kernel.errors import InvalidInput
 from physioez.reception.models import Appointment, AppointmentSeries
-from physioez.reception.services import appointments, clash
-from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services import appointments, clash, clash_engine, slots
 from physioez.reception.services.recurrence import Occurrence, SeriesRule, occurrences
+from physioez.reception.services.slots import ClashRefused, Slot
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class PreviewLine:
 
     @property
     def blocked(self) -> bool:
-        return bool(clash.hard_clashes(self.clashes))
+        return bool(clash_engine.hard_clashes(self.clashes))
 
 
 def _slot(base: Slot, occurrence: Occurrence) -> Slot:
@@ -40,7 +40,7 @@ def preview(base: Slot, rule: SeriesRule) -> list[PreviewLine]:
     """Each occurrence with what it would clash with, before anything is booked."""
     lines = []
     for occurrence in occurrences(rule):
-        _, found = appointments.check_slot(
+        _, found = slots.check_slot(
             _slot(base, occurrence), rule.timezone, candidate_id=f"occurrence-{occurrence.index}"
         )
         lines.append(PreviewLine(occurrence, found))
@@ -66,7 +66,7 @@ def book_series(
         raise InvalidInput("Every occurrence is skipped: nothing to book.", field="skip")
     # The series row is written first; an unknown patient must be refused before it, not
     # by the database's foreign key under it.
-    appointments.validate_slot(base)
+    slots.validate_slot(base)
     with write_transaction():
         series = records.create(
             AppointmentSeries,

@@ -22,6 +22,7 @@ NAV = (
 
 # Importing the area modules registers their routes on ``bp``.
 from physioez.reception.views import (  # noqa: E402, F401
+    appointment,
     book,
     feeds,
     frontdesk,

@@ -21,7 +21,7 @@ from physioez.reception.models import (
     Inquiry,
 )
 from physioez.reception.services import inquiries, patients, schedule_setup
-from physioez.reception.services.appointments import ClashRefused, Slot
+from physioez.reception.services.slots import ClashRefused, Slot
 from physioez.reception.views import bp
 from physioez.reception.views.book import local_start
 from physioez.reception.views.patients import details_from_form, parse_date_field

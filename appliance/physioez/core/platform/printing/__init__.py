@@ -17,11 +17,10 @@ from physioez.core.platform.printing.cups import (
     check_printer,
     job_state,
     list_printers,
-    page_size_mm,
     print_pdf,
     wait_for_job,
 )
-from physioez.core.platform.printing.pdf import STATIC_ROOT, Paper, render_pdf
+from physioez.core.platform.printing.pdf import STATIC_ROOT, Paper, page_size_mm, render_pdf
 
 __all__ = [
     "STATIC_ROOT",

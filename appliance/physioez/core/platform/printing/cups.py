@@ -4,17 +4,16 @@ printed, and a failure a person can act on."""
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from physioez.core.kernel.errors import InvalidInput, ServiceError
+from physioez.core.platform.printing.pdf import page_size_mm
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +66,6 @@ _BROWSER_FALLBACK = "or use Print in the browser"
 
 # Pages up to this wide are treated as roll paper (58, 80 and 112 mm rolls).
 ROLL_MAX_WIDTH_MM = 112
-
-
-_MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
-
-
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
 
 
 class PrintingError(ServiceError):
@@ -344,28 +337,6 @@ def print_pdf(
                 ) from None
     log.info("print job %s sent to %s (%s)", job_id, printer, title)
     return int(job_id)
-
-
-def page_size_mm(pdf: bytes) -> tuple[float, float] | None:
-    """Width and height of the first page of ``pdf`` in millimetres, if it can be read.
-
-    WeasyPrint keeps page objects in compressed object streams, so the MediaBox is looked
-    for in the file and then inside each Flate stream; no PDF library is needed for that.
-    """
-    found = _MEDIABOX.search(pdf)
-    if found is None:
-        for stream in _STREAM.finditer(pdf):
-            try:
-                data = zlib.decompress(stream.group(1))
-            except zlib.error:
-                continue
-            found = _MEDIABOX.search(data)
-            if found is not None:
-                break
-    if found is None:
-        return None
-    x0, y0, x1, y1 = (float(v) for v in found.groups())
-    return round(abs(x1 - x0) * 25.4 / 72, 1), round(abs(y1 - y0) * 25.4 / 72, 1)
 
 
 def job_state(job_id: int, server: str | None = None) -> JobState:

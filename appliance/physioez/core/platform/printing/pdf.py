@@ -1,10 +1,13 @@
 """HTML to PDF with WeasyPrint: A4 with margins, or an 80 mm receipt exactly as long as its
-content; stylesheets, fonts and images only from ``webui/static``."""
+content; stylesheets, fonts and images only from ``webui/static``. And a PDF's page size read
+back, so a receipt goes to the printer on paper exactly as long as it is."""
 
 from __future__ import annotations
 
 import math
+import re
 import threading
+import zlib
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -139,3 +142,31 @@ def _is_static_file(url: str) -> bool:
     path = Path(url2pathname(unquote(parts.path))).resolve()
     # resolve() follows symlinks, so a link inside static pointing elsewhere is refused too.
     return path.is_file() and path.is_relative_to(STATIC_ROOT.resolve())
+
+
+_MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
+
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+
+
+def page_size_mm(pdf: bytes) -> tuple[float, float] | None:
+    """Width and height of the first page of ``pdf`` in millimetres, if it can be read.
+
+    WeasyPrint keeps page objects in compressed object streams, so the MediaBox is looked
+    for in the file and then inside each Flate stream; no PDF library is needed for that.
+    """
+    found = _MEDIABOX.search(pdf)
+    if found is None:
+        for stream in _STREAM.finditer(pdf):
+            try:
+                data = zlib.decompress(stream.group(1))
+            except zlib.error:
+                continue
+            found = _MEDIABOX.search(data)
+            if found is not None:
+                break
+    if found is None:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in found.groups())
+    return round(abs(x1 - x0) * 25.4 / 72, 1), round(abs(y1 - y0) * 25.4 / 72, 1)
