@@ -92,7 +92,7 @@ def migrate() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
     """Create an owner account (first boot, or when every owner is locked out)."""
-    from physioez.core.kernel import identity
+    from physioez.admin.services.staff import create_staff
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.errors import ServiceError
 
@@ -104,7 +104,7 @@ def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
         if password != getpass.getpass("Again: "):
             raise click.ClickException("The two passwords differ.")
     try:
-        staff = identity.create_staff(
+        staff = create_staff(
             Actor.system("cli:create-admin"),
             username=username,
             full_name=full_name,
