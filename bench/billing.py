@@ -76,9 +76,9 @@ def setup(patient_count: int) -> dict:
     """The account, a price list and patients, made with the app's services."""
     from faker import Faker
 
+    from physioez.admin.services.staff import create_staff
     from physioez.app import boot
     from physioez.billing.services import pricing
-    from physioez.core.kernel import identity
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.db import write_transaction
     from physioez.core.kernel.settings import load_settings
@@ -91,7 +91,7 @@ def setup(patient_count: int) -> dict:
     fake = Faker("en_IN")
     fake.seed_instance(2026)
     started = time.perf_counter()
-    identity.create_staff(
+    create_staff(
         actor,
         username=USERNAME,
         full_name="Bench Accounts",

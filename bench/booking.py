@@ -4,7 +4,7 @@ Measures the product goal "book an appointment (validate, three-way clash check,
 outbox, commit): p95 <= 10 ms with 1 client, >= 300 bookings/s with 8 clients on 2 cores".
 
 Set-up runs before the server starts, through the app's own services in a subprocess
-(``boot`` then ``identity.create_staff``, ``schedule_setup`` and ``patients.register``):
+(``boot`` then ``admin.services.staff.create_staff``, ``schedule_setup`` and ``patients.register``):
 an owner, 20 practitioners working 07:00-21:00 every day, a large room, a 15-minute
 appointment type that needs no room, and 2,000 patients. Then every client books distinct
 slots on its own practitioners, so every request must answer 201. See bench/README.md.
@@ -73,8 +73,8 @@ def setup(practitioners: int, patient_count: int) -> dict:
     """Make the clinic with the app's services; returns the ids the clients need."""
     from faker import Faker
 
+    from physioez.admin.services.staff import create_staff
     from physioez.app import boot
-    from physioez.core.kernel import identity
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.db import write_transaction
     from physioez.core.kernel.settings import load_settings
@@ -87,7 +87,7 @@ def setup(practitioners: int, patient_count: int) -> dict:
     fake = Faker("en_IN")
     fake.seed_instance(SEED)
     started = time.perf_counter()
-    identity.create_staff(
+    create_staff(
         actor,
         username=USERNAME,
         full_name="Bench Owner",
@@ -99,7 +99,7 @@ def setup(practitioners: int, patient_count: int) -> dict:
     practitioner_ids = []
     for number in range(practitioners):
         # Password hashing (argon2id) happens outside the write lock in create_staff.
-        staff = identity.create_staff(
+        staff = create_staff(
             actor,
             username=f"bench.pt{number:02d}",
             full_name=f"Dr {fake.first_name()} {fake.last_name()}",

@@ -1354,15 +1354,15 @@ def bulk_insert(db_path: Path, params: Params, log: Callable[[str], None]) -> di
 
 def finish() -> dict:
     """Run through the app: boot (default roles) and the owner account the bench signs in as."""
+    from physioez.admin.services.staff import create_staff
     from physioez.app import boot
-    from physioez.core.kernel import identity
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.db import close_database, database
     from physioez.core.kernel.settings import load_settings
 
     settings = load_settings()
     boot(settings)
-    identity.create_staff(
+    create_staff(
         Actor.system("bench:dataset"),
         username=USERNAME,
         full_name="Bench Owner",

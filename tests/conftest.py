@@ -9,8 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from physioez import installed
+from physioez.admin.services.staff import create_staff
 from physioez.app import create_app
-from physioez.core.kernel import identity, sessions
+from physioez.core.kernel import sessions
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import close_database
 from physioez.core.kernel.models import Staff
@@ -86,7 +87,7 @@ def make_staff(app, system_actor) -> Callable[..., Staff]:
         must_change_password: bool = False,
     ) -> Staff:
         with app.app_context():
-            return identity.create_staff(
+            return create_staff(
                 system_actor,
                 username=username or f"{roles[0].replace('_', '')}{next(counter)}",
                 full_name=f"Test {' '.join(roles).title()}",

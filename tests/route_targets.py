@@ -10,9 +10,10 @@ from datetime import date
 
 import pytest
 
+from physioez.admin.services.tokens import create_api_token
 from physioez.billing.services import invoicing, payments, pricing
 from physioez.billing.services.policy import BillingPolicy
-from physioez.core.kernel import identity, records
+from physioez.core.kernel import records
 from physioez.core.kernel.models import Role
 from physioez.reception.services import appointments, feeds, inquiries, patients, slots, waitlist
 from physioez.reception.services.patients import PatientDetails
@@ -31,7 +32,7 @@ def route_targets(app, make_staff, system_actor, clinic):
             name="Matrix target",
             permissions=["core.shell.use"],
         )
-        token, _ = identity.create_api_token(
+        token, _ = create_api_token(
             system_actor, target, name="matrix", scopes=["core.shell.use"], expires_days=1
         )
         patient = patients.register(

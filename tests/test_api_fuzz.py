@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from physioez import installed
+from physioez.admin.services.tokens import create_api_token
 from physioez.core.kernel import identity
 from physioez.core.web.api import API_PREFIX, openapi_path
 from physioez.core.web.modules import WebParts
@@ -66,7 +67,7 @@ def _operations() -> list[tuple[str, str]]:
 def owner_token(app, make_staff, system_actor) -> str:
     owner = make_staff("owner", username="fuzz.owner")
     with app.app_context():
-        _, secret = identity.create_api_token(
+        _, secret = create_api_token(
             system_actor,
             owner,
             name="fuzz",

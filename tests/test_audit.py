@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from physioez.core.kernel import identity, records
+from physioez.admin.services.staff import assign_roles, update_profile
+from physioez.core.kernel import records
 from physioez.core.kernel.audit import (
     Actor,
     record_read,
@@ -152,10 +153,10 @@ def test_history_rebuilds_a_record_at_a_moment(app, system_actor, make_staff):
     staff = make_staff("receptionist")
     moment_one = datetime.now(UTC)
     time.sleep(0.002)
-    identity.update_profile(system_actor, staff, "Asha Menon", "asha@clinic.test", "")
+    update_profile(system_actor, staff, "Asha Menon", "asha@clinic.test", "")
     moment_two = datetime.now(UTC)
     time.sleep(0.002)
-    identity.assign_roles(system_actor, staff, ["receptionist", "billing"])
+    assign_roles(system_actor, staff, ["receptionist", "billing"])
     then = state_at("staff", staff.id, moment_one)
     assert then.exists and then.state["full_name"] == "Test Receptionist"
     later = state_at("staff", staff.id, moment_two)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from physioez.core.kernel import identity
+from physioez.admin.services.tokens import create_api_token
 from physioez.core.kernel.db import database, write_transaction
 from physioez.core.kernel.models import ApiToken, AuditEvent, Staff, format_utc, utcnow
 from tests.conftest import CSRF, PASSWORD, anonymous_client, make_settings, sign_in_client
@@ -277,7 +277,7 @@ def test_token_cannot_exceed_its_owner(app, client_for, make_staff):
 
 def test_expired_and_garbage_tokens_are_refused(app, make_staff, system_actor):
     owner = make_staff("owner")
-    token, secret = identity.create_api_token(
+    token, secret = create_api_token(
         system_actor, owner, name="t", scopes=["admin.staff.read"], expires_days=1
     )
     with write_transaction():
@@ -376,7 +376,7 @@ def test_nobody_grants_governance_rights_they_do_not_hold(app, client_for, make_
 
 def test_a_token_cannot_mint_a_broader_token(app, make_staff, system_actor):
     it = make_staff("it_admin", username="it.person")
-    _, secret = identity.create_api_token(
+    _, secret = create_api_token(
         system_actor, it, name="narrow", scopes=["admin.tokens.manage"], expires_days=1
     )
     client = app.test_client()

@@ -118,6 +118,7 @@ def test_audit_verify_names_the_first_bad_event(cli):
 def test_audit_history_at_a_time(cli):
     cli("seed-demo")
     before = datetime.now(UTC).isoformat()
+    from physioez.admin.services.staff import assign_roles
     from physioez.app import boot
     from physioez.core.kernel import identity
     from physioez.core.kernel.audit import Actor
@@ -125,7 +126,7 @@ def test_audit_history_at_a_time(cli):
 
     boot(load_settings())
     staff = identity.find_staff_by_username("reception")
-    identity.assign_roles(Actor.system("test"), staff, ["receptionist", "billing"])
+    assign_roles(Actor.system("test"), staff, ["receptionist", "billing"])
     close_database()
     then = json.loads(cli("audit", "history", "staff", staff.id, "--at", before).output)
     assert then["state"]["role_codes"] == ["receptionist"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from physioez.core.kernel import identity
+from physioez.admin.services.staff import create_staff
 from physioez.core.web.realtime import socketio
 
 
@@ -20,7 +20,7 @@ def test_staff_change_reaches_admin_roles_not_reception(app, client_for, system_
     manager_socket.get_received()
     reception_socket.get_received()
 
-    identity.create_staff(
+    create_staff(
         system_actor,
         username="newhire",
         full_name="New Hire",
@@ -46,7 +46,7 @@ def test_rolled_back_change_sends_nothing(app, client_for, system_actor):
     sock = socketio.test_client(app, flask_test_client=manager)
     sock.get_received()
     with pytest.raises(RuntimeError), write_transaction():
-        identity.create_staff(
+        create_staff(
             system_actor,
             username="ghost",
             full_name="Ghost",

@@ -6,7 +6,7 @@ import json
 import logging
 
 from physioez.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import CSRF, PASSWORD, make_settings
 
 
 def test_security_headers_on_pages_and_api(app, anon, client_for):
@@ -119,3 +119,26 @@ def test_a_remembered_session_cookie_is_held_to_the_same_rules(app, client_for, 
     app.secret_key = b"another key entirely, as after a restore"
     assert owner.get("/api/v1/me").status_code == 401
     assert app.session_interface._state[0] != keys
+
+
+def test_the_cookie_is_written_when_the_session_changes_not_on_every_answer(app, anon, make_staff):
+    """docs/security.md: sign-in writes the cookie with its expiry auth.session_hours ahead;
+    pages and API calls that change nothing in the session send no new cookie."""
+    from email.utils import parsedate_to_datetime
+
+    from physioez.core.kernel.models import utcnow
+
+    def written(response) -> list[str]:
+        return [v for k, v in response.headers if k == "Set-Cookie" and "physioez_session" in v]
+
+    make_staff("receptionist", username="asha")
+    signed_in = anon.post(
+        "/sign-in", data={"username": "asha", "password": PASSWORD, "csrf_token": CSRF}
+    )
+    (cookie,) = written(signed_in)
+    expires = parsedate_to_datetime(cookie.split("Expires=", 1)[1].split(";", 1)[0])
+    hours = app.config["PHYSIOEZ"].auth.session_hours
+    assert abs((expires - utcnow()).total_seconds() - hours * 3600) < 60
+    for path in ("/reception/", "/api/v1/me", "/reception/"):
+        response = anon.get(path)
+        assert response.status_code == 200 and written(response) == []

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Flask
 
 from physioez import installed
-from physioez.core.kernel import identity, policies
+from physioez.core.kernel import identity, policies, signin
 from physioez.core.kernel import migrations as core_migrations
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import Migration, migrate, open_database
@@ -145,8 +145,8 @@ def create_app(settings: Settings | None = None, modules: Sequence[Module] | Non
     # still queued or running in the table belonged to a process that has gone.
     job_retention.fail_interrupted()
     app.extensions["physioez_keyring"] = open_branch_keyring(settings.paths.key_file)
-    app.extensions["physioez_signin_guard"] = identity.SignInGuard(
-        identity.SignInPolicy(
+    app.extensions["physioez_signin_guard"] = signin.SignInGuard(
+        signin.SignInPolicy(
             lockout_threshold=settings.auth.lockout_threshold,
             lockout_minutes=settings.auth.lockout_minutes,
             ip_attempts_per_window=settings.auth.ip_attempts_per_window,

@@ -10,23 +10,8 @@ from datetime import UTC, datetime
 import click
 
 from physioez import __version__, installed
-from physioez.core.kernel.settings import Settings, SettingsError, load_settings
-
-
-def _settings() -> Settings:
-    installed.modules()  # Their settings sections, before the file is read.
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _boot() -> Settings:
-    from physioez.app import boot
-
-    settings = _settings()
-    boot(settings)
-    return settings
+from physioez.commands import boot_for_command, load_command_settings
+from physioez.core.kernel.settings import Settings
 
 
 @click.group()
@@ -42,7 +27,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the web app with gunicorn: one process, gthread worker, live updates."""
     from gunicorn.app.base import BaseApplication
 
-    settings = _settings()
+    settings = load_command_settings()
     bind = f"{host or settings.server.host}:{port or settings.server.port}"
 
     class Appliance(BaseApplication):
@@ -94,7 +79,7 @@ def migrate() -> None:
     from physioez.core.kernel.db import migrate as run
     from physioez.core.kernel.db import migration_status, open_database
 
-    settings = _settings()
+    settings = load_command_settings()
     open_database(settings.paths.database, settings.database.busy_timeout_ms)
     applied = run(all_migrations(), progress=lambda mid: click.echo(f"applying {mid}"))
     done, _ = migration_status(all_migrations())
@@ -107,11 +92,11 @@ def migrate() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
     """Create an owner account (first boot, or when every owner is locked out)."""
-    from physioez.core.kernel import identity
+    from physioez.admin.services.staff import create_staff
     from physioez.core.kernel.audit import Actor
     from physioez.core.kernel.errors import ServiceError
 
-    settings = _boot()
+    settings = boot_for_command()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -119,7 +104,7 @@ def create_admin(username: str, full_name: str, password_stdin: bool) -> None:
         if password != getpass.getpass("Again: "):
             raise click.ClickException("The two passwords differ.")
     try:
-        staff = identity.create_staff(
+        staff = create_staff(
             Actor.system("cli:create-admin"),
             username=username,
             full_name=full_name,
@@ -149,7 +134,7 @@ def seed_demo() -> None:
             f"Demo data needs the [demo] extra ({exc.name} is missing): "
             "pip install 'physioez[demo]', or run 'make run'."
         ) from None
-    settings = _boot()
+    settings = boot_for_command()
     created = seed_accounts(settings.auth.password_min_length)
     click.echo(f"{len(created)} demo accounts created.")
     today = datetime.now(ZoneInfo(settings.branch.timezone)).date()
@@ -177,7 +162,7 @@ def audit_verify() -> None:
     """Check every event's hash and link; name the first bad event."""
     from physioez.core.kernel.audit import verify_chain
 
-    _boot()
+    boot_for_command()
     result = verify_chain()
     if result.ok:
         click.echo(f"OK: {result.checked} events, chain intact.")
@@ -202,7 +187,7 @@ def audit_history(entity: str, entity_id: str, at_text: str | None) -> None:
 
     from physioez.core.kernel.audit import state_at
 
-    _boot()
+    boot_for_command()
     at = datetime.now(UTC)
     if at_text:
         try:
@@ -244,7 +229,7 @@ def keys_init() -> None:
     """Create the key-encryption key file if missing (first boot; run as root)."""
     from physioez.core.platform.crypto import CryptoError, load_or_create_kek
 
-    settings = _settings()
+    settings = load_command_settings()
     existed = settings.paths.key_file.exists()
     try:
         load_or_create_kek(settings.paths.key_file)
@@ -260,7 +245,7 @@ def keys_rotate() -> None:
     from physioez.core.platform.crypto import CryptoError
     from physioez.core.platform.keys import rotate_key_encryption_key
 
-    settings = _boot()
+    settings = boot_for_command()
     try:
         count = rotate_key_encryption_key(settings.paths.key_file)
     except CryptoError as exc:
@@ -277,7 +262,7 @@ def printers(ctx: click.Context) -> None:
         return
     from physioez.core.platform.printing import PrintingError, list_printers
 
-    config = _settings().printing
+    config = load_command_settings().printing
     click.echo(f"CUPS server: {config.cups_server or 'this box (local CUPS)'}")
     try:
         found = list_printers(config.cups_server or None)
@@ -332,7 +317,7 @@ def printers_test_page(name: str | None, timeout: int) -> None:
     """Print a small test page with the branch and the time, and wait until it is printed."""
     from physioez.core.platform.printing import PrintingError, print_pdf, render_pdf, wait_for_job
 
-    settings = _settings()
+    settings = load_command_settings()
     config = settings.printing
     name = name or config.receipt_printer or config.invoice_printer
     if not name:

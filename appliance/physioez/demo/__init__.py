@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from faker import Faker
 
+from physioez.admin.services.staff import create_staff
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.models import Staff
@@ -49,7 +50,7 @@ def seed_demo(min_password_length: int, seed: int = 2026) -> list[tuple[DemoAcco
         if identity.find_staff_by_username(account.username):
             continue
         first = name.split()[0].lower()
-        staff = identity.create_staff(
+        staff = create_staff(
             actor,
             username=account.username,
             full_name=name,

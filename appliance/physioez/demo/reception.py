@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
+from physioez.admin.services.staff import create_staff
 from physioez.core.kernel import identity, records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.db import write_transaction
@@ -65,7 +66,7 @@ def _practitioners(actor: Actor, fake: Faker) -> list[Practitioner]:
     staff = [identity.find_staff_by_username(name) for name in ("therapist", "junior")]
     for number in (1, 2):
         staff.append(
-            identity.create_staff(
+            create_staff(
                 actor,
                 username=f"physio{number}",
                 full_name=fake.name(),

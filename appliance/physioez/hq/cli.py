@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from physioez import __version__
-from physioez.cli import _boot, _settings
+from physioez.commands import boot_for_command, load_command_settings
 from physioez.core.kernel.settings import Settings
 from physioez.hq import apply, digests, outbox, runtime, store
 
@@ -22,7 +22,7 @@ def hq_key() -> None:
     """print the public key every branch seals its batches to."""
     from physioez.sync.services import envelope
 
-    settings = _settings()
+    settings = load_command_settings()
     key = runtime.hq_private_key(settings.hq.private_key_file)
     click.echo(f"hq_public_key = {envelope.encode_key(key.public_key)}")
     signing = envelope.derived_signing_key(bytes(key))
@@ -38,7 +38,7 @@ def register_branch(branch: str, verify_key: str, box_key: str) -> None:
     changes sealed to BOX_KEY."""
     from physioez.sync.services import envelope
 
-    settings = _settings()
+    settings = load_command_settings()
     try:
         envelope.verify_key(verify_key)
     except Exception:
@@ -55,7 +55,7 @@ def verify(branch: str | None) -> None:
     """Compare this branch's per-table digests with head office's; exit 1 on a difference."""
     from physioez.sync.services import state
 
-    settings = _boot()
+    settings = boot_for_command()
     ours = state.branch_digests()
     theirs = digests.hq_digests(_connection(settings), branch or settings.branch.id)
     differ = False
@@ -75,7 +75,7 @@ def verify(branch: str | None) -> None:
 def conflicts() -> None:
     """list open conflicts between branches' edits of shared records."""
 
-    settings = _settings()
+    settings = load_command_settings()
     found = apply.open_conflicts(_connection(settings))
     if not found:
         click.echo("No open conflicts.")
@@ -117,7 +117,7 @@ def _send_policy(name: str, value: str | None, *, cleared: bool) -> None:
     from physioez.core.kernel.clock import HybridLogicalClock
     from physioez.core.kernel.models import format_utc, utcnow
 
-    settings = _settings()
+    settings = load_command_settings()
     checked = None
     try:
         if cleared or value is None:
@@ -152,7 +152,7 @@ def reverse(conflict_id: int) -> None:
     """bring back the replaced values of conflict CONFLICT_ID, everywhere."""
     from physioez.core.kernel.clock import HybridLogicalClock
 
-    settings = _settings()
+    settings = load_command_settings()
     stamp = HybridLogicalClock("HQ").now().encode()
     try:
         apply.reverse_conflict(_connection(settings), conflict_id, stamp)
@@ -191,7 +191,7 @@ def ingest(instance: str) -> None:
 
     from physioez.hq.ingest import HqIngest
 
-    settings = _settings()
+    settings = load_command_settings()
     try:
         mysql = runtime.hq_mysql(settings)
         broker = runtime.hq_broker(settings)

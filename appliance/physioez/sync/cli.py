@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from physioez.cli import _boot, _settings
+from physioez.commands import boot_for_command, load_command_settings
 
 
 @click.group("sync")
@@ -17,7 +17,7 @@ def sync_keys() -> None:
     """Print this branch's public signing key, for head office's registry."""
     from physioez.sync.services import envelope, runtime
 
-    settings = _settings()
+    settings = load_command_settings()
     key = runtime.branch_signing_key(settings.paths.data_dir)
     verify = envelope.encode_key(key.verify_key)
     box = envelope.encode_key(envelope.derived_box_key(bytes(key)).public_key)
@@ -32,7 +32,7 @@ def sync_status() -> None:
     """How far head office has acknowledged this branch's changes."""
     from physioez.sync.services import state
 
-    _boot()
+    boot_for_command()
     acked, last = state.acked_seq(), state.last_seq()
     click.echo(f"outbox last seq {last}; head office has acknowledged up to {acked}")
     click.echo(f"waiting to be acknowledged: {last - acked} changes")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from physioez.admin import services
 from physioez.admin.api import schemas
+from physioez.admin.services import audit, roles, tokens
+from physioez.admin.services import staff as staff_accounts
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import verify_chain
 from physioez.core.kernel.errors import NotFound
@@ -29,7 +30,7 @@ def _min_password() -> int:
     response=schemas.StaffList,
 )
 def list_staff(query: schemas.StaffQuery):
-    found = services.list_staff(query.search, query.role, query.include_inactive)
+    found = staff_accounts.list_staff(query.search, query.role, query.include_inactive)
     return schemas.StaffList(staff=[schemas.StaffOut.of(s) for s in found])
 
 
@@ -44,7 +45,7 @@ def list_staff(query: schemas.StaffQuery):
     errors=(409,),
 )
 def create_staff(body: schemas.StaffCreateIn):
-    staff = identity.create_staff(
+    staff = staff_accounts.create_staff(
         current_actor(),
         username=body.username,
         full_name=body.full_name,
@@ -77,7 +78,7 @@ def get_staff(staff_id: str):
     response=schemas.StaffOut,
 )
 def set_staff_roles(staff_id: str, body: schemas.StaffRolesIn):
-    staff = identity.assign_roles(current_actor(), identity.get_staff(staff_id), body.roles)
+    staff = staff_accounts.assign_roles(current_actor(), identity.get_staff(staff_id), body.roles)
     return schemas.StaffOut.of(staff)
 
 
@@ -90,7 +91,7 @@ def set_staff_roles(staff_id: str, body: schemas.StaffRolesIn):
     response=schemas.StaffOut,
 )
 def reset_staff_password(staff_id: str, body: schemas.PasswordResetIn):
-    staff = identity.reset_password(
+    staff = staff_accounts.reset_password(
         current_actor(), identity.get_staff(staff_id), body.password, _min_password()
     )
     return schemas.StaffOut.of(staff)
@@ -105,7 +106,7 @@ def reset_staff_password(staff_id: str, body: schemas.PasswordResetIn):
     response=schemas.StaffOut,
 )
 def set_staff_active(staff_id: str, body: schemas.StaffActiveIn):
-    staff = identity.set_active(current_actor(), identity.get_staff(staff_id), body.active)
+    staff = staff_accounts.set_active(current_actor(), identity.get_staff(staff_id), body.active)
     return schemas.StaffOut.of(staff)
 
 
@@ -117,7 +118,7 @@ def set_staff_active(staff_id: str, body: schemas.StaffActiveIn):
     response=schemas.RoleList,
 )
 def list_roles():
-    return schemas.RoleList(roles=[schemas.RoleOut.of(r) for r in services.list_roles()])
+    return schemas.RoleList(roles=[schemas.RoleOut.of(r) for r in roles.list_roles()])
 
 
 @api.route(
@@ -129,11 +130,11 @@ def list_roles():
     response=schemas.RoleOut,
 )
 def set_role_permissions(code: str, body: schemas.RolePermissionsIn):
-    role = services.get_role(code)
+    role = roles.get_role(code)
     if role is None:
         raise NotFound(f"No role with code '{code}'.")
     return schemas.RoleOut.of(
-        identity.set_role_permissions(
+        roles.set_role_permissions(
             current_actor(), role, body.permissions, allow_no_sign_in=body.allow_no_sign_in
         )
     )
@@ -162,7 +163,7 @@ def list_permissions():
     response=schemas.TokenList,
 )
 def list_tokens():
-    return schemas.TokenList(tokens=[schemas.TokenOut.of(t) for t in services.list_tokens()])
+    return schemas.TokenList(tokens=[schemas.TokenOut.of(t) for t in tokens.list_tokens()])
 
 
 @api.route(
@@ -176,7 +177,7 @@ def list_tokens():
     errors=(404,),
 )
 def create_token(body: schemas.TokenCreateIn):
-    token, secret = identity.create_api_token(
+    token, secret = tokens.create_api_token(
         current_actor(),
         identity.get_staff(body.staff_id),
         name=body.name,
@@ -198,7 +199,7 @@ def revoke_token(token_id: str):
     token = ApiToken.get_or_none(ApiToken.id == token_id)
     if token is None:
         raise NotFound("No such API token.")
-    return schemas.TokenOut.of(identity.revoke_api_token(current_actor(), token))
+    return schemas.TokenOut.of(tokens.revoke_api_token(current_actor(), token))
 
 
 @api.route(
@@ -210,8 +211,8 @@ def revoke_token(token_id: str):
     response=schemas.AuditPageOut,
 )
 def search_audit(query: schemas.AuditQuery):
-    page = services.search_audit(
-        services.AuditFilter(
+    page = audit.search_audit(
+        audit.AuditFilter(
             actor_id=query.actor_id,
             action=query.action,
             entity_type=query.entity_type,
@@ -224,7 +225,7 @@ def search_audit(query: schemas.AuditQuery):
         limit=query.limit,
     )
     return schemas.AuditPageOut(
-        events=[schemas.AuditEventOut.of(e, services.decoded(e)) for e in page.events],
+        events=[schemas.AuditEventOut.of(e, audit.decoded(e)) for e in page.events],
         next_before_seq=page.next_before,
     )
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from physioez.admin import services
 from physioez.admin.api import schemas
+from physioez.admin.services import audit, roles, tokens
+from physioez.admin.services import staff as staff_accounts
 from physioez.core.kernel import identity
 from physioez.core.kernel.audit import state_at, verify_chain
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.kernel.models import ApiToken
 from physioez.core.kernel.permissions import REGISTRY
+from physioez.core.kernel.signin import account_locked_until
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_zone, current_settings
@@ -54,8 +56,8 @@ def staff_list():
     include_inactive = request.args.get("inactive") == "1"
     return render_template(
         "admin/staff_list.html",
-        staff=services.list_staff(search, role, include_inactive),
-        roles=services.list_roles(),
+        staff=staff_accounts.list_staff(search, role, include_inactive),
+        roles=roles.list_roles(),
         search=search,
         role=role,
         include_inactive=include_inactive,
@@ -65,7 +67,7 @@ def staff_list():
 def _staff_form(values: dict, error: ServiceError | None = None, status: int = 200):
     return render_template(
         "admin/staff_new.html",
-        roles=services.list_roles(),
+        roles=roles.list_roles(),
         values=values,
         error=error.message if error else None,
         field=error.field if error else None,
@@ -91,7 +93,7 @@ def staff_new():
         "roles": role_codes,
     }
     try:
-        staff = identity.create_staff(
+        staff = staff_accounts.create_staff(
             current_actor(),
             username=username,
             full_name=full_name,
@@ -115,12 +117,12 @@ def _staff_page(staff, error: ServiceError | None = None, status: int = 200):
     return render_template(
         "admin/staff_detail.html",
         staff=staff,
-        roles=services.list_roles(),
-        locked_until=identity.account_locked_until(staff),
-        history=services.search_audit(
-            services.AuditFilter(entity_type="staff", entity_id=staff.id), limit=20
+        roles=roles.list_roles(),
+        locked_until=account_locked_until(staff),
+        history=audit.search_audit(
+            audit.AuditFilter(entity_type="staff", entity_id=staff.id), limit=20
         ).events,
-        names=services.staff_names(),
+        names=audit.staff_names(),
         error=error.message if error else None,
         field=error.field if error else None,
         min_password=_min_password(),
@@ -138,7 +140,7 @@ def staff_detail(staff_id: str):
 def staff_roles(staff_id: str):
     staff = identity.get_staff(staff_id)
     try:
-        identity.assign_roles(current_actor(), staff, request.form.getlist("roles"))
+        staff_accounts.assign_roles(current_actor(), staff, request.form.getlist("roles"))
     except ServiceError as exc:
         return _staff_page(identity.get_staff(staff_id), exc, exc.status)
     flash(f"Roles of {staff.full_name} saved.", "success")
@@ -150,7 +152,7 @@ def staff_roles(staff_id: str):
 def staff_password(staff_id: str):
     staff = identity.get_staff(staff_id)
     try:
-        identity.reset_password(
+        staff_accounts.reset_password(
             current_actor(), staff, request.form.get("password", ""), _min_password()
         )
     except ServiceError as exc:
@@ -169,7 +171,7 @@ def staff_active(staff_id: str):
     staff = identity.get_staff(staff_id)
     active = request.form.get("active") == "1"
     try:
-        identity.set_active(current_actor(), staff, active)
+        staff_accounts.set_active(current_actor(), staff, active)
     except ServiceError as exc:
         return _staff_page(staff, exc, exc.status)
     flash(f"{staff.full_name} is {'active again' if active else 'deactivated'}.", "success")
@@ -180,7 +182,7 @@ def staff_active(staff_id: str):
 @requires("admin.staff.manage")
 def staff_unlock(staff_id: str):
     staff = identity.get_staff(staff_id)
-    current_app.extensions["physioez_signin_guard"].unlock_account(current_actor(), staff)
+    staff_accounts.unlock_account(current_actor(), staff)
     flash(f"{staff.full_name} can sign in again.", "success")
     return redirect(url_for("admin.staff_detail", staff_id=staff_id))
 
@@ -191,7 +193,7 @@ def staff_unlock(staff_id: str):
 @bp.get("/roles")
 @requires("admin.staff.read")
 def role_list():
-    return render_template("admin/role_list.html", roles=services.list_roles(), registry=REGISTRY)
+    return render_template("admin/role_list.html", roles=roles.list_roles(), registry=REGISTRY)
 
 
 def _role_page(
@@ -221,7 +223,7 @@ def _role_page(
 
 
 def _role_or_404(code: str):
-    role = services.get_role(code)
+    role = roles.get_role(code)
     if role is None:
         raise NotFound(f"No role with code '{code}'.")
     return role
@@ -239,7 +241,7 @@ def role_save(code: str):
     role = _role_or_404(code)
     try:
         wanted = parse_form(schemas.RolePermissionsIn)
-        identity.set_role_permissions(
+        roles.set_role_permissions(
             current_actor(), role, wanted.permissions, allow_no_sign_in=wanted.allow_no_sign_in
         )
     except ServiceError as exc:
@@ -266,7 +268,7 @@ def token_list():
     if request.method == "POST":
         try:
             expires = request.form.get("expires_days", "90")
-            _, created_secret = identity.create_api_token(
+            _, created_secret = tokens.create_api_token(
                 current_actor(),
                 identity.get_staff(request.form.get("staff_id", "")),
                 name=request.form.get("name", ""),
@@ -277,8 +279,8 @@ def token_list():
             error, status = exc.message, exc.status
     return render_template(
         "admin/tokens.html",
-        tokens=services.list_tokens(),
-        staff=services.list_staff(),
+        tokens=tokens.list_tokens(),
+        staff=staff_accounts.list_staff(),
         registry=REGISTRY,
         created_secret=created_secret,
         error=error,
@@ -291,7 +293,7 @@ def token_revoke(token_id: str):
     token = ApiToken.get_or_none(ApiToken.id == token_id)
     if token is None:
         raise NotFound("No such API token.")
-    identity.revoke_api_token(current_actor(), token)
+    tokens.revoke_api_token(current_actor(), token)
     flash(f"Token '{token.name}' is revoked; anything using it stops working now.", "success")
     return redirect(url_for("admin.token_list"))
 
@@ -304,9 +306,9 @@ def token_revoke(token_id: str):
 def audit_log():
     args = request.args
     error = None
-    page = services.AuditPage([], None)
+    page = audit.AuditPage([], None)
     try:
-        filters = services.AuditFilter(
+        filters = audit.AuditFilter(
             actor_id=args.get("actor_id", "")[:64],
             action=args.get("action", "")[:80],
             entity_type=args.get("entity_type", "")[:40],
@@ -318,7 +320,7 @@ def audit_log():
             until=_parse_local(args.get("until", ""), "until"),
         )
         before = args.get("before", "")
-        page = services.search_audit(filters, int(before) if before.isdigit() else None)
+        page = audit.search_audit(filters, int(before) if before.isdigit() else None)
     except ServiceError as exc:
         error = exc.message
     older_url = None
@@ -331,9 +333,9 @@ def audit_log():
         older_url=older_url,
         args=args,
         error=error,
-        names=services.staff_names(),
-        changed_fields=services.changed_fields,
-        decoded=services.decoded,
+        names=audit.staff_names(),
+        changed_fields=audit.changed_fields,
+        decoded=audit.decoded,
     ), (422 if error else 200)
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 
-from physioez.core.kernel import identity, sessions
+from physioez.core.kernel import api_tokens, identity, sessions
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.models import Staff, utcnow
 from physioez.core.kernel.permissions import PUBLIC, require_known
@@ -140,7 +140,7 @@ def _load_user_from_token(req) -> Staff | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    found = identity.authenticate_token(header[len("Bearer ") :].strip())
+    found = api_tokens.authenticate_token(header[len("Bearer ") :].strip())
     if found is None:
         return None
     g.permissions = found.permissions

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from physioez import __version__
-from physioez.core.kernel import directory, identity, sessions
+from physioez.core.kernel import directory, identity, sessions, signin
 from physioez.core.kernel.db import database, migration_status
 from physioez.core.kernel.errors import ServiceError
 from physioez.core.kernel.models import Staff, parse_utc
@@ -41,7 +41,7 @@ from physioez.core.web.nav import visible_nav
 bp = Blueprint("shell", __name__)
 
 
-def _guard() -> identity.SignInGuard:
+def _guard() -> signin.SignInGuard:
     return current_app.extensions["physioez_signin_guard"]
 
 
