@@ -41,6 +41,12 @@ def test_the_core_is_forbidden_every_installed_module():
     assert {"physioez.installed", "physioez.app", "physioez.hq"} <= forbidden
 
 
+def test_no_installed_module_imports_what_assembles_them():
+    rule = contract("Modules never import what assembles them")
+    assert set(rule["source_modules"]) == set(installed.INSTALLED)
+    assert {"physioez.app", "physioez.cli", "physioez.installed"} <= set(rule["forbidden_modules"])
+
+
 def test_no_installed_module_imports_head_office():
     rule = contract("The branch never imports head office")
     assert set(installed.INSTALLED) <= set(rule["source_modules"])
