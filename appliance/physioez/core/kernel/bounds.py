@@ -189,7 +189,10 @@ def optional(kind: Any) -> Any:
 
 def _four_digit_year(day: date) -> date:
     if day.year < 1000:
-        raise ValueError(f"Use a four-digit year, like {date.today().year}.")
+        raise ValueError(
+            f"The year {day.year:04d} looks mistyped: use a four-digit year, "
+            f"like {date.today().year}."
+        )
     return day
 
 

@@ -256,7 +256,7 @@ def _booking_form(
         practitioners=_changeable_practitioners(),
         types=_types(),
         error=error.message if error else None,
-        field=error.field if error else None,
+        problems=error.fields if error else {},
         clashes=clashes,
         needs_override=needs_override,
         preview=preview,

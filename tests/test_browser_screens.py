@@ -1,0 +1,87 @@
+"""The desk's forms as their users see them, in Chromium on a tablet against a real server.
+
+Each test is one thing a person at the screen would trip over: a button offered for
+something the server then refuses, a refusal shown far from the box that caused it, or a
+re-rendered form that lost what was typed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser_support import new_page, screenshot, sign_in
+from tests.live_server import LiveServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+BRANCH_ZONE = ZoneInfo("Asia/Kolkata")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with LiveServer(tmp_path_factory.mktemp("screens"), idle_lock_minutes=15) as live:
+        yield live
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    page = new_page(browser)
+    page.on("dialog", lambda dialog: dialog.accept())  # the app's "are you sure?" prompts
+    yield page
+    page.context.close()
+
+
+def register_patient(server: LiveServer, first_name: str, phone: str) -> dict:
+    desk = server.session()
+    desk.sign_in("reception")
+    made = desk.api(
+        "POST",
+        "/api/v1/patients",
+        {"first_name": first_name, "last_name": "Screens", "phone": phone, "sex": "female"},
+    )
+    assert made.status == 201, made.text[:500]
+    return made.json()
+
+
+def query_one(server: LiveServer, sql: str, *args: str) -> tuple:
+    with sqlite3.connect(f"file:{server.data_dir / 'physioez.sqlite3'}?mode=ro", uri=True) as db:
+        row = db.execute(sql, args).fetchone()
+    assert row, sql
+    return row
+
+
+def test_booking_form_offers_book_only_with_a_patient_and_shows_a_bad_year_at_the_date(
+    server, page
+):
+    patient = register_patient(server, "Yeartypo", "9876500011")
+    sign_in(page, server.url, "reception")
+
+    page.goto(f"{server.url}/reception/appointments/new")
+    form = page.locator("#booking-form")
+    expect(form.locator("button[type=submit]")).to_have_count(0)
+
+    page.fill("#q", patient["mrn"])
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find").click()
+    expect(form.locator("input[name=patient_id]")).to_be_checked()
+    page.select_option("#practitioner_id", index=1)
+    page.select_option("#type_id", index=1)
+    page.fill("#date", "0202-12-08")
+    page.fill("#time", "10:00")
+    page.fill("#notes", "Left knee, stairs hurt")
+    with page.expect_navigation() as refused:
+        form.get_by_role("button", name="Book").click()
+    screenshot(page, "screens-booking-bad-year")
+
+    assert refused.value.status == 422
+    expect(page.locator("#date")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#date-error")).to_contain_text("The year 0202 looks mistyped")
+    expect(page.locator("#date")).to_have_value("0202-12-08")
+    expect(page.locator("#time")).to_have_value("10:00")
+    expect(page.locator("#notes")).to_have_value("Left knee, stairs hurt")
+    expect(page.get_by_text(patient["mrn"])).to_be_visible()
