@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -85,3 +86,40 @@ def test_booking_form_offers_book_only_with_a_patient_and_shows_a_bad_year_at_th
     expect(page.locator("#time")).to_have_value("10:00")
     expect(page.locator("#notes")).to_have_value("Left knee, stairs hurt")
     expect(page.get_by_text(patient["mrn"])).to_be_visible()
+
+
+def test_a_later_days_appointment_offers_no_check_in(server, page):
+    patient = register_patient(server, "Laterday", "9876500012")
+    (practitioner_id,) = query_one(
+        server,
+        "SELECT practitioner.id FROM practitioner JOIN staff ON staff.id = practitioner.staff_id"
+        " WHERE staff.username = ?",
+        "therapist",
+    )
+    (type_id,) = query_one(
+        server, "SELECT id FROM appointment_type WHERE group_capacity <= 1 AND active = 1"
+    )
+    # Late evening well past the demo's weeks: outside hours (overridden), nothing else there.
+    start = (datetime.now(BRANCH_ZONE) + timedelta(days=30)).replace(
+        hour=21, minute=0, second=0, microsecond=0
+    )
+    desk = server.session()
+    desk.sign_in("reception")
+    booked = desk.api(
+        "POST",
+        "/api/v1/appointments",
+        {
+            "patient_id": patient["id"],
+            "practitioner_id": practitioner_id,
+            "type_id": type_id,
+            "start": start.isoformat(),
+            "override_reason": "Evening only",
+        },
+    )
+    assert booked.status == 201, booked.text[:500]
+
+    sign_in(page, server.url, "therapist")
+    page.goto(f"{server.url}/reception/appointments/{booked.json()['id']}")
+    screenshot(page, "screens-later-day-appointment")
+    expect(page.get_by_role("button", name="Confirm")).to_be_visible()
+    expect(page.get_by_role("button", name="Check in")).to_have_count(0)

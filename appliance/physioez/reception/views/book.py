@@ -334,7 +334,7 @@ def _appointment_page(
         local_start=appointment.start_at.astimezone(zone),
         local_end=appointment.end_at.astimezone(zone),
         statuses=APPOINTMENT_STATUSES,
-        next_statuses=sorted(appointments.TRANSITIONS.get(appointment.status, ())),
+        next_statuses=appointments.next_statuses(appointment),
         practitioners=_changeable_practitioners(),
         error=error.message if error else None,
         clashes=clashes,
