@@ -123,3 +123,26 @@ def test_a_later_days_appointment_offers_no_check_in(server, page):
     screenshot(page, "screens-later-day-appointment")
     expect(page.get_by_role("button", name="Confirm")).to_be_visible()
     expect(page.get_by_role("button", name="Check in")).to_have_count(0)
+
+
+def test_a_payment_over_the_cap_comes_back_with_the_amounts_and_the_problem_at_its_box(
+    server, page
+):
+    patient = register_patient(server, "Bigcard", "9876500013")
+    sign_in(page, server.url, "billing")
+    page.goto(f"{server.url}/billing/patients/{patient['id']}")
+    form = page.locator("#take-payment form")
+    form.get_by_label("Cash").fill("250")
+    form.get_by_label("Card").fill("99999999999")
+    with page.expect_navigation() as refused:
+        form.get_by_role("button", name="Receive").click()
+    screenshot(page, "screens-payment-over-cap")
+
+    assert refused.value.status == 422
+    card = page.locator("#acct_amount_card")
+    expect(card).to_have_value("99999999999")
+    expect(card).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#amount_card-error")).to_contain_text("at most")
+    expect(page.locator("#acct_amount_cash")).to_have_value("250")
+    expect(page.locator("#acct_amount_cash")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("heading", name="Take a payment or an advance")).to_be_in_viewport()

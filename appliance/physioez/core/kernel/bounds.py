@@ -159,7 +159,10 @@ class Inbound(BaseModel):
         return values
 
     @classmethod
-    def form_field(cls, name: str) -> str:
+    def form_field(cls, loc: tuple[int | str, ...], values: Any) -> str:
+        """The form field a problem at ``loc`` in ``values`` (what ``form_values`` read) is
+        shown at."""
+        name = str(loc[0])
         return cls.form_fields.get(name, name)
 
 
