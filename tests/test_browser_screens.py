@@ -146,3 +146,31 @@ def test_a_payment_over_the_cap_comes_back_with_the_amounts_and_the_problem_at_i
     expect(page.locator("#acct_amount_cash")).to_have_value("250")
     expect(page.locator("#acct_amount_cash")).not_to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("heading", name="Take a payment or an advance")).to_be_in_viewport()
+
+
+def test_restricted_documents_say_why_on_the_page_not_only_on_hover(
+    server, page, browser, tmp_path
+):
+    patient = register_patient(server, "Scans", "9876500014")
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    desk = new_page(browser)
+    sign_in(desk, server.url, "reception")
+    for kind in ("id", "report"):
+        desk.goto(f"{server.url}/reception/patients/{patient['id']}")
+        desk.select_option("#doc-kind", kind)
+        desk.set_input_files("#file", str(scan))
+        with desk.expect_navigation():
+            desk.get_by_role("button", name="Upload").click()
+    desk.context.close()
+
+    sign_in(page, server.url, "billing")
+    page.goto(f"{server.url}/reception/patients/{patient['id']}")
+    screenshot(page, "screens-documents-billing")
+    documents = page.locator("#documents")
+    expect(documents.get_by_role("link", name="scan.pdf")).to_have_count(0)
+    expect(documents.locator(".badge", has_text="Restricted")).to_have_count(2)
+    note = page.locator("#restricted-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("identity document")
+    expect(note).to_contain_text("report or scan")
