@@ -88,7 +88,9 @@ def test_booking_form_offers_book_only_with_a_patient_and_shows_a_bad_year_at_th
     expect(page.get_by_text(patient["mrn"])).to_be_visible()
 
 
-def test_a_later_days_appointment_offers_no_check_in(server, page):
+def test_a_later_days_appointment_offers_no_check_in_and_a_refused_move_keeps_its_values(
+    server, page, browser
+):
     patient = register_patient(server, "Laterday", "9876500012")
     (practitioner_id,) = query_one(
         server,
@@ -123,6 +125,21 @@ def test_a_later_days_appointment_offers_no_check_in(server, page):
     screenshot(page, "screens-later-day-appointment")
     expect(page.get_by_role("button", name="Confirm")).to_be_visible()
     expect(page.get_by_role("button", name="Check in")).to_have_count(0)
+
+    # The desk mistypes the year moving it: the move comes back as typed, the problem at it.
+    desk_page = new_page(browser)
+    sign_in(desk_page, server.url, "reception")
+    desk_page.goto(f"{server.url}/reception/appointments/{booked.json()['id']}")
+    desk_page.fill("#date", "0202-12-08")
+    desk_page.fill("#time", "20:00")
+    with desk_page.expect_navigation() as refused:
+        desk_page.get_by_role("button", name="Move").click()
+    screenshot(desk_page, "screens-move-bad-year")
+    assert refused.value.status == 422
+    expect(desk_page.locator("#date")).to_have_value("0202-12-08")
+    expect(desk_page.locator("#time")).to_have_value("20:00")
+    expect(desk_page.locator("#date-error")).to_contain_text("The year 0202 looks mistyped")
+    desk_page.context.close()
 
 
 def test_a_payment_over_the_cap_comes_back_with_the_amounts_and_the_problem_at_its_box(

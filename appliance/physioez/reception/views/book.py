@@ -324,8 +324,11 @@ def _appointment_page(
     error: ServiceError | None = None,
     clashes=(),
     needs_override=False,
+    moving: bool = False,
     status: int = 200,
 ):
+    """The appointment's page; ``moving``: a refused move, its form as typed, its problems
+    at their boxes."""
     zone = ZoneInfo(branch_timezone())
     return render_template(
         "reception/appointment_detail.html",
@@ -337,6 +340,8 @@ def _appointment_page(
         next_statuses=appointments.next_statuses(appointment),
         practitioners=_changeable_practitioners(),
         error=error.message if error else None,
+        move_values=request.form if moving else {},
+        move_problems=error.fields if moving and error else {},
         clashes=clashes,
         needs_override=needs_override,
         today=branch_today(),
@@ -407,10 +412,11 @@ def appointment_reschedule(appointment_id: str):
             error=refused,
             clashes=refused.clashes,
             needs_override=refused.needs_override,
+            moving=True,
             status=409,
         )
     except ServiceError as exc:
-        return _appointment_page(appointment, error=exc, status=exc.status)
+        return _appointment_page(appointment, error=exc, moving=True, status=exc.status)
     flash("Appointment moved.", "success")
     return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
 
