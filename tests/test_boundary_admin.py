@@ -34,6 +34,8 @@ def test_a_role_without_sign_in_needs_saying_so(app, client_for):
     assert "can sign in" in response.get_json()["fields"]["allow_no_sign_in"]
     page = owner.post("/admin/roles/billing", data={"permissions": ["billing.invoices.read"]})
     assert page.status_code == 422 and b'name="allow_no_sign_in"' in page.data
+    # The refusal names the permission as the page lists it, beside the box it asks for.
+    assert 'id="allow_no_sign_in-error">Without “Use the staff app' in page.get_data(as_text=True)
     assert counts() == before and "core.shell.use" in Role.get(Role.code == "billing").permissions
     page = owner.post(
         "/admin/roles/billing",

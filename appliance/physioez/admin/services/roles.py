@@ -47,9 +47,12 @@ def set_role_permissions(
             "The owner role must keep 'admin.roles.manage', or nobody could fix roles again."
         )
     if SIGN_IN not in wanted and not allow_no_sign_in:
+        # Named as the roles page lists it, so the person can find the box they unticked.
+        what = REGISTRY[SIGN_IN].description if SIGN_IN in REGISTRY else SIGN_IN
         raise InvalidInput(
-            f"Without '{SIGN_IN}' nobody who has only the {role.name} role can sign in. "
-            "Tick 'Save without sign-in' if that is what you want.",
+            f"Without “{what}” ({SIGN_IN}) nobody who has only the {role.name} role "
+            "can sign in. Tick that permission again, or tick 'Save without sign-in' if that "
+            "is what you want.",
             field="allow_no_sign_in",
         )
     if wanted == sorted(role.permissions):

@@ -126,8 +126,17 @@ class PaymentIn(Inbound):
     )
     notes: str = Field("", max_length=300)
 
-    # The page has an amount and a reference box per mode; problems show at the first.
+    # The page has an amount and a reference box per mode: a tender's problem shows at its
+    # mode's box, one about the tenders as a whole at the first.
     form_fields: ClassVar[dict[str, str]] = {"tenders": "amount_cash", "invoice_ids": "invoice_id"}
+
+    @classmethod
+    def form_field(cls, loc, values) -> str:
+        if loc[0] == "tenders" and len(loc) > 2 and isinstance(loc[1], int):
+            tender = loc[1]
+            mode = values["tenders"][tender]["mode"]
+            return f"reference_{mode}" if loc[2] == "reference" else f"amount_{mode}"
+        return super().form_field(loc, values)
 
     @classmethod
     def form_values(cls, form, bounds) -> dict:

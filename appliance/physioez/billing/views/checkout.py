@@ -95,6 +95,12 @@ def _discount(form) -> Discount | None:
 @bp.get("/patients/<patient_id>")
 @requires("billing.invoices.read")
 def patient_account(patient_id: str):
+    return _account_page(patient_id)
+
+
+def _account_page(patient_id: str, *, refused: ServiceError | None = None):
+    """The account page; after a ``refused`` payment, with its form as typed and each
+    problem at its box."""
     card = _patient_or_404(patient_id)
     invoices = list(
         Invoice.select()
@@ -121,7 +127,17 @@ def patient_account(patient_id: str):
         services=pricing.price_list(policy().today()),
         category=pricing.category_of(patient_id),
         modes=MODE_LABELS,
-    )
+        **_refusal(refused),
+    ), refused.status if refused else 200
+
+
+def _refusal(refused: ServiceError | None) -> dict:
+    """What a page's payment form needs to show a refused payment again."""
+    return {
+        "values": request.form if refused else {},
+        "error": refused.message if refused else None,
+        "problems": refused.fields if refused else {},
+    }
 
 
 @bp.post("/patients/<patient_id>/invoices")
@@ -164,11 +180,10 @@ def take_payment(patient_id: str):
             notes=wanted.notes,
         )
     except ServiceError as exc:
-        flash(exc.message, "error")
         back = form.get("back_invoice")
         if back:
-            return redirect(url_for("billing.invoice_page", invoice_id=back))
-        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+            return _invoice_view(back, refused=exc)
+        return _account_page(patient_id, refused=exc)
     flash(f"Received {policy().money(payment.amount)}. Receipt {payment.number}.", "success")
     return redirect(url_for("billing.receipt_page", payment_id=payment.id))
 
@@ -210,6 +225,10 @@ def set_category(patient_id: str):
 @bp.get("/invoices/<invoice_id>")
 @requires("billing.invoices.read")
 def invoice_page(invoice_id: str):
+    return _invoice_view(invoice_id)
+
+
+def _invoice_view(invoice_id: str, *, refused: ServiceError | None = None):
     invoice = invoicing.get_invoice(invoice_id)
     settlements = list(
         Settlement.select()
@@ -224,7 +243,8 @@ def invoice_page(invoice_id: str):
         cancels=invoicing.get_invoice(invoice.cancels_id) if invoice.cancels_id else None,
         credit=ledger.patient_credit(invoice.patient_id),
         modes=MODE_LABELS,
-    )
+        **_refusal(refused),
+    ), refused.status if refused else 200
 
 
 def invoice_document(invoice) -> dict:

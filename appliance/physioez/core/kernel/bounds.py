@@ -159,7 +159,10 @@ class Inbound(BaseModel):
         return values
 
     @classmethod
-    def form_field(cls, name: str) -> str:
+    def form_field(cls, loc: tuple[int | str, ...], values: Any) -> str:
+        """The form field a problem at ``loc`` in ``values`` (what ``form_values`` read) is
+        shown at."""
+        name = str(loc[0])
         return cls.form_fields.get(name, name)
 
 
@@ -188,7 +191,10 @@ BlankIsNone = BeforeValidator(_blank_is_none)
 
 def _four_digit_year(day: date) -> date:
     if day.year < 1000:
-        raise ValueError(f"Use a four-digit year, like {date.today().year}.")
+        raise ValueError(
+            f"The year {day.year:04d} looks mistyped: use a four-digit year, "
+            f"like {date.today().year}."
+        )
     return day
 
 

@@ -58,14 +58,17 @@ class InputRefused(InvalidInput):
         return self.problems
 
 
-def problems_of(error: ValidationError, model: type[BaseModel] | None = None) -> dict[str, str]:
-    """``{field: message}`` for each problem, in words for the person at the screen."""
-    rename = model.form_field if model is not None and issubclass(model, Inbound) else str
+def problems_of(
+    error: ValidationError, model: type[BaseModel] | None = None, values: Any = None
+) -> dict[str, str]:
+    """``{field: message}`` for each problem, in words for the person at the screen; with
+    ``model``, at the form's field for it (``values`` is what the form was read as)."""
     problems: dict[str, str] = {}
     for problem in error.errors():
-        name = ".".join(str(part) for part in problem["loc"]) or "body"
-        if model is not None and problem["loc"]:
-            name = rename(str(problem["loc"][0]))
+        loc = problem["loc"]
+        name = ".".join(str(part) for part in loc) or "body"
+        if model is not None and loc:
+            name = model.form_field(loc, values) if issubclass(model, Inbound) else str(loc[0])
         problems.setdefault(name, _message(problem))
     return problems
 
@@ -95,7 +98,7 @@ def validate(model: type[Model], data: Any, *, form: bool = False) -> Model:
     try:
         return model.model_validate(data, context=bounds().context(form=form))
     except ValidationError as error:
-        raise InputRefused(problems_of(error, model if form else None)) from None
+        raise InputRefused(problems_of(error, model if form else None, data)) from None
 
 
 def parse_form(model: type[Model], form: Any = None) -> Model:

@@ -185,6 +185,23 @@ STATUS_EVENTS = {
 }
 
 
+# A patient is checked in, and their session started, on the appointment's day, not before.
+ON_THE_DAY = frozenset({"arrived", "in_session"})
+
+
+def _is_later_day(appointment: Appointment, now: datetime) -> bool:
+    zone = ZoneInfo(current_node().timezone)
+    return appointment.start_at.astimezone(zone).date() > now.astimezone(zone).date()
+
+
+def next_statuses(appointment: Appointment) -> list[str]:
+    """The statuses ``set_status`` would accept for ``appointment`` now, for a page's buttons."""
+    allowed = TRANSITIONS.get(appointment.status, set())
+    if _is_later_day(appointment, utcnow()):
+        allowed = allowed - ON_THE_DAY
+    return sorted(allowed)
+
+
 def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointment:
     require_own_diary(actor, appointment.practitioner_id)
     if status == "cancelled":
@@ -196,10 +213,8 @@ def set_status(actor: Actor, appointment: Appointment, status: str) -> Appointme
             f"{status.replace('_', ' ')}."
         )
     now = utcnow()
-    if status in ("arrived", "in_session"):
-        zone = ZoneInfo(current_node().timezone)
-        if appointment.start_at.astimezone(zone).date() > now.astimezone(zone).date():
-            raise Conflict("This appointment is on a later day: check the patient in on the day.")
+    if status in ON_THE_DAY and _is_later_day(appointment, now):
+        raise Conflict("This appointment is on a later day: check the patient in on the day.")
     changes: dict = {
         "status": status,
         "status_changed_at": now,

@@ -50,7 +50,7 @@ def _booking_form(
         practitioners=_changeable_practitioners(),
         types=_types(),
         error=error.message if error else None,
-        field=error.field if error else None,
+        problems=error.fields if error else {},
         clashes=clashes,
         needs_override=needs_override,
         preview=preview,
@@ -118,8 +118,11 @@ def _appointment_page(
     error: ServiceError | None = None,
     clashes=(),
     needs_override=False,
+    moving: bool = False,
     status: int = 200,
 ):
+    """The appointment's page; ``moving``: a refused move, its form as typed, its problems
+    at their boxes."""
     zone = ZoneInfo(branch_timezone())
     return render_template(
         "reception/appointment_detail.html",
@@ -128,9 +131,11 @@ def _appointment_page(
         local_start=appointment.start_at.astimezone(zone),
         local_end=appointment.end_at.astimezone(zone),
         statuses=APPOINTMENT_STATUSES,
-        next_statuses=sorted(appointments.TRANSITIONS.get(appointment.status, ())),
+        next_statuses=appointments.next_statuses(appointment),
         practitioners=_changeable_practitioners(),
         error=error.message if error else None,
+        move_values=request.form if moving else {},
+        move_problems=error.fields if moving and error else {},
         clashes=clashes,
         needs_override=needs_override,
         today=branch_today(),
@@ -201,9 +206,10 @@ def appointment_reschedule(appointment_id: str):
             error=refused,
             clashes=refused.clashes,
             needs_override=refused.needs_override,
+            moving=True,
             status=409,
         )
     except ServiceError as exc:
-        return _appointment_page(appointment, error=exc, status=exc.status)
+        return _appointment_page(appointment, error=exc, moving=True, status=exc.status)
     flash("Appointment moved.", "success")
     return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
