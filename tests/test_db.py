@@ -13,9 +13,11 @@ from physioez.core.kernel.db import (
     Migration,
     MigrationError,
     checkpoint,
+    close_database,
     database,
     migrate,
     migration_status,
+    open_database,
     write_transaction,
 )
 from physioez.core.kernel.events import DomainEvent, bus
@@ -331,3 +333,63 @@ def test_an_upgrade_carves_scoped_permissions_out_of_the_ones_they_narrow(app, s
     }
     assert held("therapist") == {"reception.documents.clinical.read", "reception.feeds.manage"}
     assert held("billing") == set()
+
+
+def _parent_and_child_rows():
+    return [
+        Migration(
+            "test.0001_parent_child",
+            """
+CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent (id));
+INSERT INTO parent (id, name) VALUES (1, 'one'), (2, 'two');
+INSERT INTO child (id, parent_id) VALUES (10, 1), (20, 2);
+""",
+        )
+    ]
+
+
+# SQLite's table rebuild: a new table, the rows copied, the old one dropped, the new renamed.
+_REBUILD_PARENT = """
+CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT NOT NULL DEFAULT '');
+INSERT INTO parent_new (id, name) SELECT id, name FROM parent;
+DROP TABLE parent;
+ALTER TABLE parent_new RENAME TO parent;
+"""
+
+
+def test_a_step_that_rebuilds_a_table_runs_with_foreign_keys_off(tmp_path):
+    open_database(tmp_path / "rebuild.sqlite3")
+    try:
+        migrate(_parent_and_child_rows())
+        in_a_transaction = Migration("test.0002_rebuild", _REBUILD_PARENT)
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            migrate([*_parent_and_child_rows(), in_a_transaction])
+        rebuilt = Migration("test.0002_rebuild", _REBUILD_PARENT, rebuilds_tables=True)
+        assert migrate([*_parent_and_child_rows(), rebuilt]) == ["test.0002_rebuild"]
+        columns = [row[1] for row in database.execute_sql("PRAGMA table_info(parent)")]
+        assert columns == ["id", "name", "note"]
+        assert database.execute_sql("SELECT count(*) FROM child").fetchone() == (2,)
+        # Enforcement is back on for everything after the step.
+        with pytest.raises(Exception, match="FOREIGN KEY"), write_transaction():
+            database.execute_sql("INSERT INTO child (id, parent_id) VALUES (30, 99)")
+    finally:
+        close_database()
+
+
+def test_a_rebuild_that_leaves_a_dangling_key_is_refused_whole(tmp_path):
+    open_database(tmp_path / "dangling.sqlite3")
+    try:
+        migrate(_parent_and_child_rows())
+        loses_a_parent = Migration(
+            "test.0002_rebuild",
+            _REBUILD_PARENT.replace("FROM parent;", "FROM parent WHERE id = 1;"),
+            rebuilds_tables=True,
+        )
+        with pytest.raises(MigrationError, match="point nowhere"):
+            migrate([*_parent_and_child_rows(), loses_a_parent])
+        assert database.execute_sql("SELECT count(*) FROM parent").fetchone() == (2,)
+        applied = [row[0] for row in database.execute_sql("SELECT id FROM schema_migration")]
+        assert "test.0002_rebuild" not in applied
+    finally:
+        close_database()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,6 +148,11 @@ class Migration:
 
     id: str
     sql: str
+    # A step that rebuilds a table (SQLite's "make a new table, copy, drop, rename") needs
+    # foreign-key enforcement off, which SQLite ignores inside a transaction: for such a step
+    # it is switched off before the step's transaction and on again after it, and the step is
+    # refused, nothing of it kept, if it leaves a row whose foreign key points nowhere.
+    rebuilds_tables: bool = False
 
     @property
     def checksum(self) -> str:
@@ -200,12 +205,38 @@ def migrate(
             continue
         if progress:
             progress(migration.id)
-        with write_transaction():
-            # apsw runs every statement of a script in one call.
-            database.execute_sql(migration.sql)
-            database.execute_sql(
-                "INSERT INTO schema_migration (id, checksum, applied_at) VALUES (?, ?, ?)",
-                (migration.id, migration.checksum, datetime.now(UTC).isoformat()),
-            )
+        with _without_foreign_keys() if migration.rebuilds_tables else nullcontext():
+            _apply(migration)
         done.append(migration.id)
     return done
+
+
+def _apply(migration: Migration) -> None:
+    with write_transaction():
+        # apsw runs every statement of a script in one call.
+        database.execute_sql(migration.sql)
+        if migration.rebuilds_tables:
+            dangling = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise MigrationError(
+                    f"Migration {migration.id} would leave rows whose foreign keys point "
+                    f"nowhere (table, rowid, parent): {dangling[:5]}; nothing was changed."
+                )
+        database.execute_sql(
+            "INSERT INTO schema_migration (id, checksum, applied_at) VALUES (?, ?, ?)",
+            (migration.id, migration.checksum, datetime.now(UTC).isoformat()),
+        )
+
+
+@contextmanager
+def _without_foreign_keys() -> Iterator[None]:
+    """Foreign keys off on this connection while a table-rebuilding step runs, under the write
+    lock so nothing else writes on it meanwhile; other connections keep enforcing them."""
+    with _write_lock:
+        database.connect(reuse_if_open=True)
+        connection = database.connection()
+        connection.execute("PRAGMA foreign_keys = 0")
+        try:
+            yield
+        finally:
+            connection.execute("PRAGMA foreign_keys = 1")
