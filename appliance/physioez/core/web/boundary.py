@@ -85,6 +85,8 @@ def _message(problem: ErrorDetails) -> str:
         limit = next(iter(problem["ctx"].values()))
         word = "at least" if kind.startswith("greater") else "at most"
         return f"Enter a number {word} {limit}."
+    if kind == "multiple_of":
+        return f"Enter a multiple of {problem['ctx']['multiple_of']}."
     return _PLAIN_MESSAGES.get(kind, problem["msg"])
 
 
