@@ -156,7 +156,10 @@ class Inbound(BaseModel):
             if name not in form:
                 continue
             many = get_origin(info.annotation) is list or "list[" in str(info.annotation)
-            values[name] = form.getlist(name) if many else form.get(name)
+            value = form.getlist(name) if many else form.get(name)
+            if info.is_required() and isinstance(value, str) and not value.strip():
+                continue  # Left empty: "Fill this in.", whatever the field's type.
+            values[name] = value
         return values
 
     @classmethod

@@ -38,6 +38,7 @@ _PLAIN_MESSAGES = {
     "bool_parsing": "Answer yes or no.",
     "extra_forbidden": "This field is not expected here.",
     "too_long": "That is more entries than this field takes.",
+    "too_short": "Fill in at least one.",
 }
 
 
