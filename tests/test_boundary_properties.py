@@ -18,8 +18,6 @@ from physioez.billing.models import (
     Payment,
     Settlement,
 )
-from physioez.billing.services import invoicing
-from physioez.billing.services.invoicing import LineRequest
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
 from physioez.reception.models import (
     Appointment,
@@ -123,6 +121,36 @@ def fields(valid: dict[str, object], values) -> st.SearchStrategy[dict[str, obje
     return wrong.map(changed)
 
 
+def one_of(forms: dict[str, dict[str, object]]) -> st.SearchStrategy[tuple[str, dict]]:
+    """One of several forms (by where it is sent), changed as ``fields`` changes one."""
+    return st.sampled_from(sorted(forms)).flatmap(
+        lambda where: fields(forms[where], text).map(lambda form: (where, form))
+    )
+
+
+def drive(post, url: str, sent: st.SearchStrategy, *, body: bool = False) -> None:
+    """Send each of ``sent`` to ``url`` (a form, or JSON with ``body``) as ``send`` checks."""
+
+    @PROPERTY
+    @given(sent)
+    def run(one):
+        send(post, url, **{"json" if body else "data": one})
+
+    run()
+
+
+def drive_each(post, forms: dict[str, dict[str, object]]) -> None:
+    """``drive`` over several forms at once, each changed by ``fields``."""
+
+    @PROPERTY
+    @given(one_of(forms))
+    def run(chosen):
+        url, form = chosen
+        send(post, url, data=form)
+
+    run()
+
+
 @pytest.fixture
 def desk(books, client_for):
     return client_for("owner")
@@ -145,12 +173,7 @@ def booking_form(clinic) -> dict[str, object]:
 
 
 def test_booking_page(books, desk):
-    @PROPERTY
-    @given(fields(booking_form(books.clinic), text))
-    def run(form):
-        send(desk.post, "/reception/appointments/new", data=form)
-
-    run()
+    drive(desk.post, "/reception/appointments/new", fields(booking_form(books.clinic), text))
 
 
 def test_booking_api(books, desk):
@@ -165,12 +188,7 @@ def test_booking_api(books, desk):
         "override_reason": "",
     }
 
-    @PROPERTY
-    @given(fields(valid, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/appointments", json=body)
-
-    run()
+    drive(desk.post, "/api/v1/appointments", fields(valid, json_value), body=True)
 
 
 PATIENT = {
@@ -188,24 +206,14 @@ PATIENT = {
 
 
 def test_registration_page(desk):
-    @PROPERTY
-    @given(fields(PATIENT, text))
-    def run(form):
-        send(desk.post, "/reception/patients/new", data=form)
-
-    run()
+    drive(desk.post, "/reception/patients/new", fields(PATIENT, text))
 
 
 def test_registration_api(desk):
     valid = {k: v for k, v in PATIENT.items() if not k.startswith(("consent_", "confirm"))}
     valid.update(alerts=["Falls risk"], age_years=None, allow_duplicate=True)
 
-    @PROPERTY
-    @given(fields(valid, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/patients", json=body)
-
-    run()
+    drive(desk.post, "/api/v1/patients", fields(valid, json_value), body=True)
 
 
 def test_payment_page(books, desk):
@@ -247,21 +255,16 @@ EXPENSE = {
 
 
 def test_expense_page(books, desk):
-    @PROPERTY
-    @given(fields(EXPENSE, text))
-    def run(form):
-        send(desk.post, "/billing/expenses", data=form)
-
-    run()
+    drive(desk.post, "/billing/expenses", fields(EXPENSE, text))
 
 
 def test_expense_api(books, desk):
-    @PROPERTY
-    @given(fields({**EXPENSE, "amount": 45000, "day": None}, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/billing/expenses", json=body)
-
-    run()
+    drive(
+        desk.post,
+        "/api/v1/billing/expenses",
+        fields({**EXPENSE, "amount": 45000, "day": None}, json_value),
+        body=True,
+    )
 
 
 # --- the book's set-up ----------------------------------------------------------------------
@@ -277,23 +280,18 @@ def test_leave_page(books, desk):
         "reason": "",
     }
 
-    @PROPERTY
-    @given(fields(leave, text))
-    def run(form):
-        send(desk.post, "/reception/setup/exception", data=form)
-
-    run()
+    drive(desk.post, "/reception/setup/exception", fields(leave, text))
 
 
 def test_leave_api(books, desk):
     leave = {"day": "2026-12-25", "kind": "extra", "start_time": "09:00", "end_time": "12:00"}
 
-    @PROPERTY
-    @given(fields(leave, json_value))
-    def run(body):
-        send(desk.post, f"/api/v1/practitioners/{books.clinic.rao.id}/exceptions", json=body)
-
-    run()
+    drive(
+        desk.post,
+        f"/api/v1/practitioners/{books.clinic.rao.id}/exceptions",
+        fields(leave, json_value),
+        body=True,
+    )
 
 
 def test_set_up_pages(books, desk):
@@ -316,11 +314,7 @@ def test_set_up_pages(books, desk):
     }
 
     @PROPERTY
-    @given(
-        st.sampled_from(sorted(forms)).flatmap(
-            lambda what: fields(forms[what], text).map(lambda form: (what, form))
-        )
-    )
+    @given(one_of(forms))
     def run(chosen):
         what, form = chosen
         send(desk.post, f"/reception/setup/{what}", data=form)
@@ -341,21 +335,16 @@ INQUIRY = {
 
 
 def test_inquiry_page(desk):
-    @PROPERTY
-    @given(fields(INQUIRY, text))
-    def run(form):
-        send(desk.post, "/reception/inquiries/new", data=form)
-
-    run()
+    drive(desk.post, "/reception/inquiries/new", fields(INQUIRY, text))
 
 
 def test_inquiry_api(desk):
-    @PROPERTY
-    @given(fields({**INQUIRY, "assigned_to": None}, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/inquiries", json=body)
-
-    run()
+    drive(
+        desk.post,
+        "/api/v1/inquiries",
+        fields({**INQUIRY, "assigned_to": None}, json_value),
+        body=True,
+    )
 
 
 def test_inquiry_convert_page(books, desk):
@@ -376,119 +365,10 @@ def test_inquiry_convert_page(books, desk):
         "confirm_new": "1",
     }
 
-    @PROPERTY
-    @given(fields(form, text))
-    def run(changed):
-        send(desk.post, f"/reception/inquiries/{lead['id']}/convert", data=changed)
-
-    run()
+    drive(desk.post, f"/reception/inquiries/{lead['id']}/convert", fields(form, text))
 
 
 def test_consent_page(books, desk):
     consent = {"kind": "reminders_sms", "given": "yes", "note": ""}
 
-    @PROPERTY
-    @given(fields(consent, text))
-    def run(form):
-        send(desk.post, f"/reception/patients/{books.clinic.asha.id}/consents", data=form)
-
-    run()
-
-
-# --- the accounts desk ----------------------------------------------------------------------
-
-
-def test_invoice_by_hand_page(books, desk):
-    form = {
-        "service_code": "PT45",
-        "quantity": "1",
-        "discount_kind": "percent",
-        "discount_value": "",
-        "discount_reason": "",
-    }
-
-    @PROPERTY
-    @given(fields(form, text), st.sampled_from([books.clinic.asha.id, "no-such-patient"]))
-    def run(changed, patient):
-        send(desk.post, f"/billing/patients/{patient}/invoices", data=changed)
-
-    run()
-
-
-def test_invoice_api(books, desk):
-    line = st.fixed_dictionaries(
-        {"service_code": st.one_of(st.just("PT45"), text)},
-        optional={"quantity": json_value, "visit_id": json_value},
-    )
-    discount = st.fixed_dictionaries(
-        {"reason": json_value}, optional={"percent_bp": json_value, "amount": json_value}
-    )
-    body = st.fixed_dictionaries(
-        {"lines": st.one_of(st.lists(line, max_size=3), json_value)},
-        optional={"discount": st.one_of(discount, json_value)},
-    )
-
-    @PROPERTY
-    @given(body)
-    def run(payload):
-        send(desk.post, f"/api/v1/billing/patients/{books.clinic.asha.id}/invoices", json=payload)
-
-    run()
-
-
-def test_refund_write_off_and_top_up_pages(books, desk, system_actor):
-    patient = books.clinic.asha.id
-    invoice = invoicing.issue_invoice(
-        system_actor, books.policy, patient, [LineRequest("BAND", 1)], None
-    )
-    forms = {
-        f"/billing/patients/{patient}/refunds": {
-            "amount": "100",
-            "mode": "cash",
-            "reference": "",
-            "reason": "Moved",
-        },
-        f"/billing/invoices/{invoice.id}/write-off": {"amount": "10", "reason": "Bad debt"},
-        f"/billing/invoices/{invoice.id}/cancel": {"reason": "Wrong patient"},
-        "/billing/petty-cash": {"amount": "200"},
-    }
-
-    @PROPERTY
-    @given(
-        st.sampled_from(sorted(forms)).flatmap(
-            lambda url: fields(forms[url], text).map(lambda form: (url, form))
-        )
-    )
-    def run(chosen):
-        url, form = chosen
-        send(desk.post, url, data=form)
-
-    run()
-
-
-def test_price_list_and_day_end_pages(books, desk):
-    forms = {
-        "/billing/prices": {
-            "code": "ICE",
-            "name": "Ice pack",
-            "kind": "product",
-            "price": "120",
-            "tax_rate": "12",
-            "valid_from": "",
-            "package_sessions": "",
-        },
-        "/billing/prices/PT45": {"price": "900", "category": "", "valid_from": "2027-01-01"},
-        "/billing/day-end": {"day": "", "counted_cash": "", "reason": ""},
-    }
-
-    @PROPERTY
-    @given(
-        st.sampled_from(sorted(forms)).flatmap(
-            lambda url: fields(forms[url], text).map(lambda form: (url, form))
-        )
-    )
-    def run(chosen):
-        url, form = chosen
-        send(desk.post, url, data=form)
-
-    run()
+    drive(desk.post, f"/reception/patients/{books.clinic.asha.id}/consents", fields(consent, text))

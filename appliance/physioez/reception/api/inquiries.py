@@ -16,7 +16,6 @@ from physioez.core.kernel.bounds import (
     BookingStart,
     FollowUpDay,
     Inbound,
-    local_moment,
 )
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
@@ -143,20 +142,11 @@ class InquiryStatusIn(Inbound):
     lost_reason: str = Field("", max_length=500, description="Required when the status is lost")
 
 
-class FirstAppointmentIn(Inbound):
+class FirstAppointmentIn(schemas.AtLocalTime):
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
     start: BookingStart = Field(description="ISO 8601 with an offset, on a 5-minute mark")
     notes: str = Field("", max_length=1000)
-
-    # The page asks for a branch-local date and time, as the booking form does.
-    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
-
-    @classmethod
-    def form_values(cls, form, bounds) -> dict:
-        values = super().form_values(form, bounds)
-        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
-        return values
 
     def slot(self) -> Slot:
         return Slot(
