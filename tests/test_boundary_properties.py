@@ -29,6 +29,7 @@ from physioez.reception.models import (
     Patient,
     PatientConsent,
     Resource,
+    WaitlistEntry,
 )
 from tests.reception_fixtures import MONDAY
 
@@ -86,6 +87,7 @@ TABLES = (
     BillingPrice,
     DayClose,
     Expense,
+    WaitlistEntry,
     AuditEvent,
     OutboxEntry,
 )
@@ -372,3 +374,18 @@ def test_consent_page(books, desk):
     consent = {"kind": "reminders_sms", "given": "yes", "note": ""}
 
     drive(desk.post, f"/reception/patients/{books.clinic.asha.id}/consents", fields(consent, text))
+
+
+def test_waitlist_page(books, desk):
+    clinic = books.clinic
+    valid = {
+        "patient_id": clinic.asha.id,
+        "type_id": clinic.physio.id,
+        "practitioner_id": clinic.rao.id,
+        "priority": "2",
+        "weekdays": "MO",
+        "earliest_time": "09:00",
+        "latest_time": "12:00",
+        "note": "",
+    }
+    drive(desk.post, "/reception/waitlist", fields(valid, text))

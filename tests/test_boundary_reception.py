@@ -1,6 +1,6 @@
-"""The front desk's set-up, inquiry and consent forms on the one boundary: the page and its
-API twin read by one model, a refusal re-rendering the form with the message, a 4xx and what
-was typed, and nothing written."""
+"""The front desk's set-up, inquiry, consent and waitlist forms on the one boundary: the page
+and its API twin read by one model, a refusal re-rendering the form with the message, a 4xx
+and what was typed, and nothing written."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from physioez.reception.models import (
     Patient,
     PatientConsent,
     Resource,
+    WaitlistEntry,
 )
 from tests.reception_fixtures import MONDAY
 
@@ -180,3 +181,35 @@ def test_a_consent_without_a_yes_or_no_keeps_the_note(clinic, client_for):
     assert unknown.status_code == 422 and PatientConsent.select().count() == 0
     assert desk.post(url, data={"kind": "reminders_sms", "given": "no"}).status_code == 302
     assert PatientConsent.get().given is False
+
+
+def test_a_waitlist_priority_that_is_not_a_number_is_refused_not_a_server_error(clinic, client_for):
+    desk = client_for("receptionist")
+    wanted = {
+        "q": "Asha",
+        "patient_id": clinic.asha.id,
+        "type_id": clinic.physio.id,
+        "priority": "1",
+        "weekdays": ["MO", "TH"],
+        "earliest_time": "16:00",
+        "note": "After school run",
+    }
+    events = audit_count()
+    page = desk.post("/reception/waitlist", data={**wanted, "priority": "soon"})
+    assert page.status_code == 422 and b"Enter a whole number." in page.data
+    # The form comes back with its patient found and what was typed.
+    assert f'value="{clinic.asha.id}" checked'.encode() in page.data
+    assert b'value="After school run"' in page.data and b'value="16:00"' in page.data
+    assert b'value="TH" checked' in page.data and b'value="TU" checked' not in page.data
+    assert WaitlistEntry.select().count() == 0 and audit_count() == events
+    assert desk.post("/reception/waitlist", data={**wanted, "priority": "7"}).status_code == 422
+    assert desk.post("/reception/waitlist", data={**wanted, "weekdays": "XX"}).status_code == 422
+    gone = {"patient_id": b"not on file", "type_id": b"type from", "practitioner_id": b"or Anyone"}
+    for field, words in gone.items():  # removed since the page was opened: a 422, not a 500
+        refused = desk.post("/reception/waitlist", data={**wanted, field: "gone"})
+        assert refused.status_code == 422 and words in refused.data
+    assert WaitlistEntry.select().count() == 0
+    added = desk.post("/reception/waitlist", data=wanted)
+    assert added.status_code == 302
+    entry = WaitlistEntry.get()
+    assert (entry.priority, entry.preferred_weekdays) == (1, ["MO", "TH"])

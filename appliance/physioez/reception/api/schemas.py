@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from physioez.core.kernel.bounds import (
     BirthDate,
-    BlankIsDefault,
     BlankIsNone,
     BookingStart,
     Checkbox,
@@ -381,32 +380,6 @@ class ExceptionIn(Inbound):
     start_time: Annotated[str | None, BlankIsNone] = Field(None, pattern=r"^\d\d:\d\d$")
     end_time: Annotated[str | None, BlankIsNone] = Field(None, pattern=r"^\d\d:\d\d$")
     reason: str = Field("", max_length=200)
-
-
-# The set-up page's other forms (no API twin yet).
-
-
-class PractitionerIn(Inbound):
-    staff_id: str = Field(min_length=1, max_length=64)
-
-
-class ResourceIn(Inbound):
-    kind: Literal["room", "equipment"]
-    name: str = Field(min_length=1, max_length=120)
-    capacity: Annotated[int, BlankIsDefault] = Field(1, ge=1, le=100)
-
-
-class AppointmentTypeIn(Inbound):
-    name: str = Field(min_length=1, max_length=120)
-    duration_minutes: int = Field(ge=5, le=480, multiple_of=5)
-    service_code: str = Field("", max_length=24)
-    group_capacity: Annotated[int, BlankIsDefault] = Field(1, ge=1, le=50)
-    resource_ids: list[str] = Field(default_factory=list, max_length=20)
-
-
-class ClashRuleIn(Inbound):
-    rule: str = Field(min_length=1, max_length=40)
-    severity: Literal["block", "warn"]
 
 
 class CreatedOut(BaseModel):

@@ -15,7 +15,7 @@ from physioez.core.kernel.identity import get_staff
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_today
-from physioez.reception.api import schemas
+from physioez.reception.api import forms, schemas
 from physioez.reception.models import (
     AppointmentType,
     AvailabilityException,
@@ -71,7 +71,7 @@ def _practitioner() -> Practitioner:
     return schedule_setup.get_practitioner(request.form.get("practitioner_id", ""))
 
 
-def _add_practitioner(actor: Actor, wanted: schemas.PractitionerIn) -> None:
+def _add_practitioner(actor: Actor, wanted: forms.PractitionerIn) -> None:
     schedule_setup.make_practitioner(actor, get_staff(wanted.staff_id))
 
 
@@ -85,26 +85,26 @@ def _add_exception(actor: Actor, wanted: schemas.ExceptionIn) -> None:
     schedule_setup.add_exception(actor, _practitioner(), **wanted.model_dump())
 
 
-def _add_resource(actor: Actor, wanted: schemas.ResourceIn) -> None:
+def _add_resource(actor: Actor, wanted: forms.ResourceIn) -> None:
     schedule_setup.create_resource(actor, **wanted.model_dump())
 
 
-def _add_type(actor: Actor, wanted: schemas.AppointmentTypeIn) -> None:
+def _add_type(actor: Actor, wanted: forms.AppointmentTypeIn) -> None:
     schedule_setup.create_appointment_type(actor, **wanted.model_dump())
 
 
-def _set_rule(actor: Actor, wanted: schemas.ClashRuleIn) -> None:
+def _set_rule(actor: Actor, wanted: forms.ClashRuleIn) -> None:
     schedule_setup.set_clash_rule(actor, wanted.rule, wanted.severity)
 
 
 # Each set-up form: the model that reads it (the API's where there is one) and what it does.
 SETUP_FORMS: dict[str, tuple[type[Inbound], Callable[[Actor, Any], None]]] = {
-    "practitioner": (schemas.PractitionerIn, _add_practitioner),
+    "practitioner": (forms.PractitionerIn, _add_practitioner),
     "hours": (schemas.WeeklyHoursIn, _add_hours),
     "exception": (schemas.ExceptionIn, _add_exception),
-    "resource": (schemas.ResourceIn, _add_resource),
-    "type": (schemas.AppointmentTypeIn, _add_type),
-    "rule": (schemas.ClashRuleIn, _set_rule),
+    "resource": (forms.ResourceIn, _add_resource),
+    "type": (forms.AppointmentTypeIn, _add_type),
+    "rule": (forms.ClashRuleIn, _set_rule),
 }
 
 
