@@ -1,4 +1,4 @@
-"""Arbitrary input at the desk's busiest forms, through the pages and the API alike: every
+"""Arbitrary input at the desk's forms, through the pages and the API alike: every
 answer is a success, a redirect or a 4xx, never a 5xx, and a refused request leaves every
 table it could touch, and the audit log, exactly as they were."""
 
@@ -8,9 +8,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from physioez.billing.models import Expense, Payment, Settlement
+from physioez.billing.models import (
+    BillingPrice,
+    BillingService,
+    DayClose,
+    Expense,
+    Invoice,
+    JournalEntry,
+    Payment,
+    Settlement,
+)
 from physioez.core.kernel.models import AuditEvent, OutboxEntry
-from physioez.reception.models import Appointment, Patient
+from physioez.reception.models import (
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    AvailabilityRule,
+    Inquiry,
+    InquiryTask,
+    Patient,
+    PatientConsent,
+    Resource,
+    WaitlistEntry,
+)
 from tests.reception_fixtures import MONDAY
 
 ODD_TEXT = [
@@ -49,7 +69,28 @@ PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-TABLES = (Appointment, Patient, Payment, Settlement, Expense, AuditEvent, OutboxEntry)
+TABLES = (
+    Appointment,
+    Patient,
+    PatientConsent,
+    AvailabilityRule,
+    AvailabilityException,
+    Resource,
+    AppointmentType,
+    Inquiry,
+    InquiryTask,
+    Payment,
+    Settlement,
+    Invoice,
+    JournalEntry,
+    BillingService,
+    BillingPrice,
+    DayClose,
+    Expense,
+    WaitlistEntry,
+    AuditEvent,
+    OutboxEntry,
+)
 
 
 def snapshot() -> tuple[int, ...]:
@@ -82,6 +123,36 @@ def fields(valid: dict[str, object], values) -> st.SearchStrategy[dict[str, obje
     return wrong.map(changed)
 
 
+def one_of(forms: dict[str, dict[str, object]]) -> st.SearchStrategy[tuple[str, dict]]:
+    """One of several forms (by where it is sent), changed as ``fields`` changes one."""
+    return st.sampled_from(sorted(forms)).flatmap(
+        lambda where: fields(forms[where], text).map(lambda form: (where, form))
+    )
+
+
+def drive(post, url: str, sent: st.SearchStrategy, *, body: bool = False) -> None:
+    """Send each of ``sent`` to ``url`` (a form, or JSON with ``body``) as ``send`` checks."""
+
+    @PROPERTY
+    @given(sent)
+    def run(one):
+        send(post, url, **{"json" if body else "data": one})
+
+    run()
+
+
+def drive_each(post, forms: dict[str, dict[str, object]]) -> None:
+    """``drive`` over several forms at once, each changed by ``fields``."""
+
+    @PROPERTY
+    @given(one_of(forms))
+    def run(chosen):
+        url, form = chosen
+        send(post, url, data=form)
+
+    run()
+
+
 @pytest.fixture
 def desk(books, client_for):
     return client_for("owner")
@@ -104,12 +175,7 @@ def booking_form(clinic) -> dict[str, object]:
 
 
 def test_booking_page(books, desk):
-    @PROPERTY
-    @given(fields(booking_form(books.clinic), text))
-    def run(form):
-        send(desk.post, "/reception/appointments/new", data=form)
-
-    run()
+    drive(desk.post, "/reception/appointments/new", fields(booking_form(books.clinic), text))
 
 
 def test_booking_api(books, desk):
@@ -124,12 +190,7 @@ def test_booking_api(books, desk):
         "override_reason": "",
     }
 
-    @PROPERTY
-    @given(fields(valid, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/appointments", json=body)
-
-    run()
+    drive(desk.post, "/api/v1/appointments", fields(valid, json_value), body=True)
 
 
 PATIENT = {
@@ -147,24 +208,14 @@ PATIENT = {
 
 
 def test_registration_page(desk):
-    @PROPERTY
-    @given(fields(PATIENT, text))
-    def run(form):
-        send(desk.post, "/reception/patients/new", data=form)
-
-    run()
+    drive(desk.post, "/reception/patients/new", fields(PATIENT, text))
 
 
 def test_registration_api(desk):
     valid = {k: v for k, v in PATIENT.items() if not k.startswith(("consent_", "confirm"))}
     valid.update(alerts=["Falls risk"], age_years=None, allow_duplicate=True)
 
-    @PROPERTY
-    @given(fields(valid, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/patients", json=body)
-
-    run()
+    drive(desk.post, "/api/v1/patients", fields(valid, json_value), body=True)
 
 
 def test_payment_page(books, desk):
@@ -206,18 +257,135 @@ EXPENSE = {
 
 
 def test_expense_page(books, desk):
-    @PROPERTY
-    @given(fields(EXPENSE, text))
-    def run(form):
-        send(desk.post, "/billing/expenses", data=form)
-
-    run()
+    drive(desk.post, "/billing/expenses", fields(EXPENSE, text))
 
 
 def test_expense_api(books, desk):
+    drive(
+        desk.post,
+        "/api/v1/billing/expenses",
+        fields({**EXPENSE, "amount": 45000, "day": None}, json_value),
+        body=True,
+    )
+
+
+# --- the book's set-up ----------------------------------------------------------------------
+
+
+def test_leave_page(books, desk):
+    leave = {
+        "practitioner_id": books.clinic.rao.id,
+        "day": "2026-12-25",
+        "kind": "leave",
+        "start_time": "",
+        "end_time": "",
+        "reason": "",
+    }
+
+    drive(desk.post, "/reception/setup/exception", fields(leave, text))
+
+
+def test_leave_api(books, desk):
+    leave = {"day": "2026-12-25", "kind": "extra", "start_time": "09:00", "end_time": "12:00"}
+
+    drive(
+        desk.post,
+        f"/api/v1/practitioners/{books.clinic.rao.id}/exceptions",
+        fields(leave, json_value),
+        body=True,
+    )
+
+
+def test_set_up_pages(books, desk):
+    forms = {
+        "hours": {
+            "practitioner_id": books.clinic.rao.id,
+            "weekday": "2",
+            "start_time": "14:00",
+            "end_time": "18:00",
+        },
+        "resource": {"kind": "room", "name": "Room 7", "capacity": "2"},
+        "type": {
+            "name": "Dry needling",
+            "duration_minutes": "30",
+            "service_code": "",
+            "group_capacity": "",
+            "resource_ids": books.clinic.room1.id,
+        },
+        "rule": {"rule": "patient_busy", "severity": "warn"},
+    }
+
     @PROPERTY
-    @given(fields({**EXPENSE, "amount": 45000, "day": None}, json_value))
-    def run(body):
-        send(desk.post, "/api/v1/billing/expenses", json=body)
+    @given(one_of(forms))
+    def run(chosen):
+        what, form = chosen
+        send(desk.post, f"/reception/setup/{what}", data=form)
 
     run()
+
+
+# --- inquiries and consents -----------------------------------------------------------------
+
+INQUIRY = {
+    "name": "Kiran Das",
+    "phone": "98111 22333",
+    "source": "phone",
+    "complaint": "",
+    "assigned_to": "",
+    "follow_up_on": "2026-12-20",
+}
+
+
+def test_inquiry_page(desk):
+    drive(desk.post, "/reception/inquiries/new", fields(INQUIRY, text))
+
+
+def test_inquiry_api(desk):
+    drive(
+        desk.post,
+        "/api/v1/inquiries",
+        fields({**INQUIRY, "assigned_to": None}, json_value),
+        body=True,
+    )
+
+
+def test_inquiry_convert_page(books, desk):
+    clinic = books.clinic
+    lead = desk.post("/api/v1/inquiries", json={**INQUIRY, "assigned_to": None}).get_json()
+    form = {
+        "first_name": "Kiran",
+        "last_name": "Das",
+        "sex": "male",
+        "phone": "98111 22333",
+        "date_of_birth": "",
+        "book": "yes",
+        "practitioner_id": clinic.rao.id,
+        "type_id": clinic.physio.id,
+        "date": MONDAY.isoformat(),
+        "time": "15:00",
+        "existing_patient_id": "",
+        "confirm_new": "1",
+    }
+
+    drive(desk.post, f"/reception/inquiries/{lead['id']}/convert", fields(form, text))
+
+
+def test_consent_page(books, desk):
+    consent = {"kind": "reminders_sms", "given": "yes", "note": ""}
+
+    drive(desk.post, f"/reception/patients/{books.clinic.asha.id}/consents", fields(consent, text))
+
+
+def test_waitlist_page(books, desk):
+    clinic = books.clinic
+    valid = {
+        "patient_id": clinic.asha.id,
+        "type_id": clinic.physio.id,
+        "practitioner_id": clinic.rao.id,
+        "priority": "2",
+        "weekdays": "MO",
+        "earliest_time": "09:00",
+        "latest_time": "12:00",
+        "note": "",
+    }
+    drive(desk.post, "/reception/waitlist", fields(valid, text))

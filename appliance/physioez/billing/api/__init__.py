@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from physioez.billing.api import schemas
+from physioez.billing.api import responses, schemas
 from physioez.billing.request_policy import policy
 from physioez.billing.services import (
     dues,
@@ -43,7 +43,7 @@ def patient_in_path() -> Iterator[None]:
     permission="billing.invoices.write",
     summary="Invoice a patient: price-list lines, attended sessions (visit_id), a discount",
     body=schemas.InvoiceIn,
-    response=schemas.InvoiceOut,
+    response=responses.InvoiceOut,
     status=201,
     errors=(409,),
 )
@@ -52,7 +52,7 @@ def create_invoice(patient_id: str, body: schemas.InvoiceIn):
         invoice = invoicing.issue_invoice(
             current_actor(), policy(), patient_id, body.requests(), body.discount_given()
         )
-    return schemas.InvoiceOut.of(invoice, invoice.total)
+    return responses.InvoiceOut.of(invoice, invoice.total)
 
 
 @api.route(
@@ -60,11 +60,11 @@ def create_invoice(patient_id: str, body: schemas.InvoiceIn):
     "GET",
     permission="billing.invoices.read",
     summary="An invoice or credit note, with what it still owes",
-    response=schemas.InvoiceOut,
+    response=responses.InvoiceOut,
 )
 def get_invoice(invoice_id: str):
     invoice = invoicing.get_invoice(invoice_id)
-    return schemas.InvoiceOut.of(invoice, invoicing.due(invoice))
+    return responses.InvoiceOut.of(invoice, invoicing.due(invoice))
 
 
 @api.route(
@@ -74,7 +74,7 @@ def get_invoice(invoice_id: str):
     summary="Take a payment (split across modes); it pays the invoices named, or the oldest "
     "dues, and keeps the rest as the patient's credit",
     body=schemas.PaymentIn,
-    response=schemas.PaymentOut,
+    response=responses.PaymentOut,
     status=201,
     errors=(409,),
 )
@@ -94,8 +94,8 @@ def take_payment(patient_id: str, body: schemas.PaymentIn):
         "SELECT invoice_id, amount FROM settlement WHERE id > ? AND payment_id = ? ORDER BY id",
         (payment.id, payment.id),
     ).fetchall()
-    settled = [schemas.SettledOut(invoice_id=invoice, amount=amount) for invoice, amount in rows]
-    return schemas.PaymentOut.of(payment, settled, ledger.patient_credit(patient_id))
+    settled = [responses.SettledOut(invoice_id=invoice, amount=amount) for invoice, amount in rows]
+    return responses.PaymentOut.of(payment, settled, ledger.patient_credit(patient_id))
 
 
 @api.route(
@@ -103,18 +103,18 @@ def take_payment(patient_id: str, body: schemas.PaymentIn):
     "GET",
     permission="billing.invoices.read",
     summary="A patient's account: what they owe (open invoices), their credit, their packs",
-    response=schemas.AccountOut,
+    response=responses.AccountOut,
 )
 def patient_account(patient_id: str):
     if directory.patient_card(patient_id) is None:
         raise NotFound("No such patient.", field="patient_id")
     open_ones = invoicing.open_invoices(patient_id)
-    return schemas.AccountOut(
+    return responses.AccountOut(
         patient_id=patient_id,
         owing=sum(owing for _, owing in open_ones),
         credit=ledger.patient_credit(patient_id),
         open_invoices=[
-            schemas.OpenInvoiceOut(
+            responses.OpenInvoiceOut(
                 id=invoice.id,
                 number=invoice.number,
                 business_day=invoice.business_day,
@@ -124,7 +124,7 @@ def patient_account(patient_id: str):
             for invoice, owing in open_ones
         ],
         packages=[
-            schemas.PackageOut(
+            responses.PackageOut(
                 id=package.id,
                 name=package.name,
                 service_code=package.service_code,
@@ -143,16 +143,16 @@ def patient_account(patient_id: str):
     "GET",
     permission="billing.invoices.read",
     summary="Everyone who owes, most first, aged 0-30, 31-60, 61-90 and 90+ days",
-    response=schemas.DuesOut,
+    response=responses.DuesOut,
 )
 def dues_list():
     today = policy().today()
     rows = dues.dues_by_patient(today)
-    return schemas.DuesOut(
+    return responses.DuesOut(
         as_of=today,
         totals=dues.ageing_totals(rows),
         patients=[
-            schemas.DuesRowOut(
+            responses.DuesRowOut(
                 patient_id=row.patient_id,
                 name=row.name,
                 mrn=row.mrn,
@@ -171,14 +171,14 @@ def dues_list():
     "GET",
     permission="billing.invoices.read",
     summary="The price list in force today, with concession prices",
-    response=schemas.PriceListOut,
+    response=responses.PriceListOut,
 )
 def price_list():
     today = policy().today()
-    return schemas.PriceListOut(
+    return responses.PriceListOut(
         day=today,
         items=[
-            schemas.PriceOut(
+            responses.PriceOut(
                 code=service.code,
                 name=service.name,
                 kind=service.kind,
@@ -198,10 +198,10 @@ def price_list():
     permission="billing.expenses.manage",
     summary="Record money the clinic spent (the receipt is added on the page)",
     body=schemas.ExpenseIn,
-    response=schemas.ExpenseOut,
+    response=responses.ExpenseOut,
     status=201,
 )
 def record_expense(body: schemas.ExpenseIn):
-    return schemas.ExpenseOut.of(
+    return responses.ExpenseOut.of(
         expenses.record_expense(current_actor(), policy(), **body.model_dump())
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, flash, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from physioez.billing.request_policy import policy
 from physioez.core.kernel.directory import PatientFact
-from physioez.core.kernel.errors import InvalidInput
-from physioez.core.kernel.money import parse_money
+from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.nav import NavItem
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -23,14 +26,28 @@ NAV = (
 )
 
 
-def form_amount(form, name: str, *, required: bool = False) -> int:
-    """A typed amount from a form field, in minor units; empty is 0 unless ``required``."""
-    text = (form.get(name) or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput("Enter an amount.", field=name)
-        return 0
-    return parse_money(text, policy().currency, field=name)
+def refused(
+    exc: ServiceError, page: Callable[..., str], *, at_boxes: bool = False, **context
+) -> tuple[str, int]:
+    """``page`` again with the refusal's 4xx and the form as typed. The message is flashed at
+    the top of the page, unless the form shows each problem under its own box (``at_boxes``:
+    the payment form's amount and reference boxes, ``billing/_payment.html``)."""
+    if not at_boxes:
+        flash(exc.message, "error")
+    return page(refusal=exc, **context), exc.status
+
+
+def typed_in(failed: str, refusal: ServiceError | None) -> dict[str, Any]:
+    """What a page needs to show a refused form again: which one was sent (``failed``; the
+    page's other forms start empty), what it held, the message and each problem by field."""
+    if refusal is None:
+        return {"failed": "", "values": MultiDict(), "error": None, "problems": {}}
+    return {
+        "failed": failed,
+        "values": request.form,
+        "error": refusal.message,
+        "problems": refusal.fields,
+    }
 
 
 @bp.app_template_filter("money")

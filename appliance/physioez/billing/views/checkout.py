@@ -6,23 +6,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from physioez.billing.api import schemas
-from physioez.billing.models import MODE_LABELS, TENDER_MODES, Invoice, Payment, Settlement
+from physioez.billing.models import MODE_LABELS, Invoice, Payment, Settlement
 from physioez.billing.request_policy import policy
 from physioez.billing.services import dues, invoicing, ledger, payments, pricing, visits
-from physioez.billing.services.invoicing import Discount, LineRequest
-from physioez.billing.services.payments import Tender
-from physioez.billing.views import bp, form_amount
+from physioez.billing.services.invoicing import LineRequest
+from physioez.billing.views import bp, refused, typed_in
 from physioez.core.kernel import directory
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
-
-
-def _tenders(form) -> list[Tender]:
-    return [
-        Tender(mode, form_amount(form, f"amount_{mode}"), form.get(f"reference_{mode}", ""))
-        for mode in TENDER_MODES
-    ]
 
 
 def _patient_or_404(patient_id: str) -> directory.PatientCard:
@@ -35,6 +27,10 @@ def _patient_or_404(patient_id: str) -> directory.PatientCard:
 @bp.get("/")
 @requires("billing.checkout")
 def checkout():
+    return _checkout_page()
+
+
+def _checkout_page(*, refusal: ServiceError | None = None) -> str:
     waiting = visits.waiting()
     cards = directory.patient_cards([v.patient_id for v in waiting])
     names = directory.practitioner_cards([v.practitioner_id for v in waiting])
@@ -46,50 +42,32 @@ def checkout():
         practitioners=names,
         query=query,
         found=directory.search_patients(query, 10) if query else [],
+        **typed_in("checkout", refusal),
     )
 
 
 @bp.post("/checkout")
 @requires("billing.checkout")
 def checkout_visits():
-    form = request.form
-    patient_id = form.get("patient_id", "")
-    visit_ids = form.getlist("visit_id")
+    patient_id = request.form.get("patient_id", "")
     try:
-        if not visit_ids:
+        if not request.form.getlist("visit_id"):
             raise InvalidInput("Tick the sessions to bill.", field="visit_id")
-        chosen = {v.id: v for v in visits.waiting(patient_id=patient_id)}
+        wanted = parse_form(schemas.CheckoutIn)
+        chosen = {v.id: v for v in visits.waiting(patient_id=wanted.patient_id)}
         requests = []
-        for visit_id in visit_ids:
+        for visit_id in wanted.visit_ids:
             if visit_id not in chosen:
                 raise InvalidInput("That session is already billed.", field="visit_id")
             requests.append(LineRequest(chosen[visit_id].service_code, 1, visit_id))
         invoice = invoicing.issue_invoice(
-            current_actor(), policy(), patient_id, requests, _discount(form)
+            current_actor(), policy(), wanted.patient_id, requests, wanted.discount_given()
         )
     except ServiceError as exc:
-        flash(exc.message, "error")
-        if not patient_id:
-            return redirect(url_for("billing.checkout"))
-        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+        if directory.patient_card(patient_id) is None:
+            return refused(exc, _checkout_page)
+        return refused(exc, _account_page, patient_id=patient_id, failed="checkout")
     return redirect(url_for("billing.invoice_page", invoice_id=invoice.id))
-
-
-def _discount(form) -> Discount | None:
-    kind = form.get("discount_kind", "")
-    value = (form.get("discount_value") or "").strip()
-    if not value:
-        return None
-    reason = form.get("discount_reason", "")
-    if kind == "percent":
-        try:
-            percent = float(value)
-        except ValueError:
-            raise InvalidInput("Give the discount as a number, e.g. 10.", "discount") from None
-        if not 0 <= percent <= 100:
-            raise InvalidInput("A percentage is 0 to 100.", field="discount")
-        return Discount(percent_bp=round(percent * 100), reason=reason)
-    return Discount(amount=form_amount(form, "discount_value"), reason=reason)
 
 
 @bp.get("/patients/<patient_id>")
@@ -98,9 +76,7 @@ def patient_account(patient_id: str):
     return _account_page(patient_id)
 
 
-def _account_page(patient_id: str, *, refused: ServiceError | None = None):
-    """The account page; after a ``refused`` payment, with its form as typed and each
-    problem at its box."""
+def _account_page(patient_id: str, *, failed: str = "", refusal: ServiceError | None = None) -> str:
     card = _patient_or_404(patient_id)
     invoices = list(
         Invoice.select()
@@ -127,48 +103,27 @@ def _account_page(patient_id: str, *, refused: ServiceError | None = None):
         services=pricing.price_list(policy().today()),
         category=pricing.category_of(patient_id),
         modes=MODE_LABELS,
-        **_refusal(refused),
-    ), refused.status if refused else 200
-
-
-def _refusal(refused: ServiceError | None) -> dict:
-    """What a page's payment form needs to show a refused payment again."""
-    return {
-        "values": request.form if refused else {},
-        "error": refused.message if refused else None,
-        "problems": refused.fields if refused else {},
-    }
+        **typed_in(failed, refusal),
+    )
 
 
 @bp.post("/patients/<patient_id>/invoices")
 @requires("billing.invoices.write")
 def invoice_by_hand(patient_id: str):
-    form = request.form
     try:
-        codes = form.getlist("service_code")
-        quantities = form.getlist("quantity")
-        requests = []
-        for code, quantity in zip(codes, quantities, strict=False):
-            if not code:
-                continue
-            try:
-                count = int(quantity or "1")
-            except ValueError:
-                raise InvalidInput("Quantity is a whole number.", field="quantity") from None
-            requests.append(LineRequest(code, count))
+        wanted = parse_form(schemas.InvoiceIn)
         invoice = invoicing.issue_invoice(
-            current_actor(), policy(), patient_id, requests, _discount(form)
+            current_actor(), policy(), patient_id, wanted.requests(), wanted.discount_given()
         )
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+        return refused(exc, _account_page, patient_id=patient_id, failed="invoice")
     return redirect(url_for("billing.invoice_page", invoice_id=invoice.id))
 
 
 @bp.post("/patients/<patient_id>/payments")
 @requires("billing.checkout")
 def take_payment(patient_id: str):
-    form = request.form
+    back = request.form.get("back_invoice")
     try:
         wanted = parse_form(schemas.PaymentIn)
         payment = payments.take_payment(
@@ -180,10 +135,10 @@ def take_payment(patient_id: str):
             notes=wanted.notes,
         )
     except ServiceError as exc:
-        back = form.get("back_invoice")
         if back:
-            return _invoice_view(back, refused=exc)
-        return _account_page(patient_id, refused=exc)
+            invoice = invoicing.get_invoice(back)
+            return refused(exc, _invoice_page, invoice=invoice, failed="pay", at_boxes=True)
+        return refused(exc, _account_page, patient_id=patient_id, failed="pay", at_boxes=True)
     flash(f"Received {policy().money(payment.amount)}. Receipt {payment.number}.", "success")
     return redirect(url_for("billing.receipt_page", payment_id=payment.id))
 
@@ -191,22 +146,13 @@ def take_payment(patient_id: str):
 @bp.post("/patients/<patient_id>/refunds")
 @requires("billing.writeoff")
 def refund(patient_id: str):
-    form = request.form
     try:
+        wanted = parse_form(schemas.RefundIn)
         payment = payments.refund(
-            current_actor(),
-            policy(),
-            patient_id,
-            Tender(
-                form.get("mode", ""),
-                form_amount(form, "amount", required=True),
-                form.get("reference", ""),
-            ),
-            form.get("reason", ""),
+            current_actor(), policy(), patient_id, wanted.tender(), wanted.reason
         )
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("billing.patient_account", patient_id=patient_id))
+        return refused(exc, _account_page, patient_id=patient_id, failed="refund")
     flash(f"Refunded {policy().money(payment.amount)}. Refund {payment.number}.", "success")
     return redirect(url_for("billing.receipt_page", payment_id=payment.id))
 
@@ -225,11 +171,10 @@ def set_category(patient_id: str):
 @bp.get("/invoices/<invoice_id>")
 @requires("billing.invoices.read")
 def invoice_page(invoice_id: str):
-    return _invoice_view(invoice_id)
+    return _invoice_page(invoicing.get_invoice(invoice_id))
 
 
-def _invoice_view(invoice_id: str, *, refused: ServiceError | None = None):
-    invoice = invoicing.get_invoice(invoice_id)
+def _invoice_page(invoice, *, failed: str = "", refusal: ServiceError | None = None) -> str:
     settlements = list(
         Settlement.select()
         .where((Settlement.invoice_id == invoice.id) & Settlement.deleted_at.is_null())
@@ -243,8 +188,8 @@ def _invoice_view(invoice_id: str, *, refused: ServiceError | None = None):
         cancels=invoicing.get_invoice(invoice.cancels_id) if invoice.cancels_id else None,
         credit=ledger.patient_credit(invoice.patient_id),
         modes=MODE_LABELS,
-        **_refusal(refused),
-    ), refused.status if refused else 200
+        **typed_in(failed, refusal),
+    )
 
 
 def invoice_document(invoice) -> dict:
@@ -265,12 +210,10 @@ def invoice_document(invoice) -> dict:
 def cancel_invoice(invoice_id: str):
     invoice = invoicing.get_invoice(invoice_id)
     try:
-        note = invoicing.cancel_invoice(
-            current_actor(), policy(), invoice, request.form.get("reason", "")
-        )
+        wanted = parse_form(schemas.CancelInvoiceIn)
+        note = invoicing.cancel_invoice(current_actor(), policy(), invoice, wanted.reason)
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("billing.invoice_page", invoice_id=invoice_id))
+        return refused(exc, _invoice_page, invoice=invoice, failed="cancel")
     flash(f"Invoice {invoice.number} cancelled by credit note {note.number}.", "success")
     return redirect(url_for("billing.invoice_page", invoice_id=note.id))
 
@@ -280,15 +223,10 @@ def cancel_invoice(invoice_id: str):
 def write_off(invoice_id: str):
     invoice = invoicing.get_invoice(invoice_id)
     try:
-        invoicing.write_off(
-            current_actor(),
-            policy(),
-            invoice,
-            form_amount(request.form, "amount", required=True),
-            request.form.get("reason", ""),
-        )
+        wanted = parse_form(schemas.WriteOffIn)
+        invoicing.write_off(current_actor(), policy(), invoice, wanted.amount, wanted.reason)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        return refused(exc, _invoice_page, invoice=invoice, failed="write_off")
     return redirect(url_for("billing.invoice_page", invoice_id=invoice_id))
 
 

@@ -6,27 +6,33 @@ from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 
-from physioez.billing.models import MODE_LABELS, TENDER_MODES, DayClose, JournalEntry
+from physioez.billing.api import schemas
+from physioez.billing.models import MODE_LABELS, DayClose, JournalEntry
 from physioez.billing.request_policy import policy
 from physioez.billing.services import dayend, dues, ledger
-from physioez.billing.views import bp, form_amount
-from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.billing.views import bp, refused, typed_in
+from physioez.core.kernel.bounds import Day
+from physioez.core.kernel.errors import NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
-
-
-def _day(text: str | None) -> date:
-    if not text:
-        return policy().today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("Give the day as YYYY-MM-DD.", field="day") from None
+from physioez.core.web.boundary import InputRefused, parse_form, validate_value
 
 
 @bp.get("/day-end")
 @requires("billing.dayend.close")
 def day_end():
-    day = _day(request.args.get("day"))
+    text = request.args.get("day", "")
+    return _day_end_page(validate_value(Day, text, "day") if text else policy().today())
+
+
+def _posted_day() -> date:
+    """The day a refused close was for, to show it again (today when that is the slip)."""
+    try:
+        return validate_value(Day, request.form.get("day") or "", "day")
+    except InputRefused:
+        return policy().today()
+
+
+def _day_end_page(day: date, *, refusal: ServiceError | None = None) -> str:
     closed = DayClose.get_or_none(DayClose.business_day == day)
     return render_template(
         "billing/day_end.html",
@@ -36,24 +42,19 @@ def day_end():
         report=closed.z_report if closed else dayend.z_report(day),
         history=dayend.closed_days(),
         modes=MODE_LABELS,
+        **typed_in("close", refusal),
     )
 
 
 @bp.post("/day-end")
 @requires("billing.dayend.close")
 def close_day():
-    form = request.form
-    day = _day(form.get("day"))
     try:
-        counted = {
-            mode: form_amount(form, f"counted_{mode}")
-            for mode in TENDER_MODES
-            if (form.get(f"counted_{mode}") or "").strip()
-        }
-        dayend.close_day(current_actor(), policy(), day, counted, form.get("reason", ""))
+        wanted = parse_form(schemas.DayCloseIn)
+        day = wanted.day or policy().today()
+        dayend.close_day(current_actor(), policy(), day, wanted.counted_by_mode(), wanted.reason)
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("billing.day_end", day=day.isoformat()))
+        return refused(exc, _day_end_page, day=_posted_day())
     flash(f"{day:%d %b %Y} is closed. Its invoices and payments are locked.", "success")
     return redirect(url_for("billing.day_end", day=day.isoformat()))
 

@@ -9,7 +9,7 @@ from physioez.billing.models import EXPENSE_CATEGORIES, EXPENSE_MODES
 from physioez.billing.request_policy import policy
 from physioez.billing.services import expenses
 from physioez.billing.services.expenses import receipts_dir
-from physioez.billing.views import bp, form_amount
+from physioez.billing.views import bp, refused, typed_in
 from physioez.core.kernel.errors import ServiceError
 from physioez.core.web.access import current_actor, requires
 from physioez.core.web.boundary import parse_form
@@ -31,9 +31,9 @@ def expense_list():
     return _expenses_page()
 
 
-def _expenses_page(status: int = 200):
+def _expenses_page(*, failed: str = "", refusal: ServiceError | None = None) -> str:
     today = policy().today()
-    page = render_template(
+    return render_template(
         "billing/expenses.html",
         expenses=expenses.recent(),
         categories=EXPENSE_CATEGORIES,
@@ -41,8 +41,8 @@ def _expenses_page(status: int = 200):
         petty_cash=expenses.petty_cash_balance(),
         month=expenses.totals_by_category(today.replace(day=1), today),
         today=today,
+        **typed_in(failed, refusal),
     )
-    return page, status
 
 
 @bp.post("/expenses")
@@ -63,8 +63,7 @@ def expense_add():
             receipts_dir=receipts_dir(current_settings()),
         )
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return _expenses_page(status=exc.status)
+        return refused(exc, _expenses_page, failed="expense")
     flash(f"Recorded {policy().money(expense.amount)} paid to {expense.vendor}.", "success")
     return redirect(url_for("billing.expense_list"))
 
@@ -86,10 +85,9 @@ def expense_receipt(expense_id: str):
 @requires("billing.expenses.manage")
 def petty_cash_top_up():
     try:
-        amount = form_amount(request.form, "amount", required=True)
-        expenses.top_up_petty_cash(current_actor(), policy(), amount)
+        wanted = parse_form(schemas.TopUpIn)
+        expenses.top_up_petty_cash(current_actor(), policy(), wanted.amount)
     except ServiceError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("billing.expense_list"))
-    flash(f"Moved {policy().money(amount)} from the drawer to petty cash.", "success")
+        return refused(exc, _expenses_page, failed="top_up")
+    flash(f"Moved {policy().money(wanted.amount)} from the drawer to petty cash.", "success")
     return redirect(url_for("billing.expense_list"))

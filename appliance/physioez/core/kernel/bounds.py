@@ -29,6 +29,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticUseDefault
 
 from physioez.core.kernel.errors import InvalidInput
 from physioez.core.kernel.money import minor_digits, parse_money
@@ -155,13 +156,17 @@ class Inbound(BaseModel):
             if name not in form:
                 continue
             many = get_origin(info.annotation) is list or "list[" in str(info.annotation)
-            values[name] = form.getlist(name) if many else form.get(name)
+            value = form.getlist(name) if many else form.get(name)
+            if info.is_required() and isinstance(value, str) and not value.strip():
+                continue  # Left empty: "Fill this in.", whatever the field's type.
+            values[name] = value
         return values
 
     @classmethod
     def form_field(cls, loc: tuple[int | str, ...], values: Any) -> str:
-        """The form field a problem at ``loc`` in ``values`` (what ``form_values`` read) is
-        shown at."""
+        """The form field a problem at ``loc`` (pydantic's path to it) in ``values`` (what
+        ``form_values`` read) is shown at; a model whose form lays a nested model's fields out
+        flat, or a list's items in boxes of their own, overrides this."""
         name = str(loc[0])
         return cls.form_fields.get(name, name)
 
@@ -184,6 +189,16 @@ Checkbox = Annotated[bool, BeforeValidator(_checkbox)]
 
 # ``Annotated[kind | None, BlankIsNone]``: an optional field where an empty form field means None.
 BlankIsNone = BeforeValidator(_blank_is_none)
+
+
+def _blank_is_default(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticUseDefault
+    return value
+
+
+# ``Annotated[int, BlankIsDefault] = 1``: a form field left empty takes the field's default.
+BlankIsDefault = BeforeValidator(_blank_is_default)
 
 
 # --- dates ----------------------------------------------------------------------------------

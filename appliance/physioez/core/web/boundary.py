@@ -38,6 +38,7 @@ _PLAIN_MESSAGES = {
     "bool_parsing": "Answer yes or no.",
     "extra_forbidden": "This field is not expected here.",
     "too_long": "That is more entries than this field takes.",
+    "too_short": "Fill in at least one.",
 }
 
 
@@ -85,6 +86,8 @@ def _message(problem: ErrorDetails) -> str:
         limit = next(iter(problem["ctx"].values()))
         word = "at least" if kind.startswith("greater") else "at most"
         return f"Enter a number {word} {limit}."
+    if kind == "multiple_of":
+        return f"Enter a multiple of {problem['ctx']['multiple_of']}."
     return _PLAIN_MESSAGES.get(kind, problem["msg"])
 
 

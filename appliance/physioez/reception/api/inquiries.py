@@ -7,11 +7,16 @@ the front-desk API; the shapes live here for the same reason.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from physioez.core.kernel.bounds import BlankIsNone, FollowUpDay, Inbound
+from physioez.core.kernel.bounds import (
+    BlankIsNone,
+    BookingStart,
+    FollowUpDay,
+    Inbound,
+)
 from physioez.core.kernel.errors import Forbidden
 from physioez.core.web.access import can, current_actor
 from physioez.core.web.api import Api, ErrorOut
@@ -41,10 +46,15 @@ class InquiryIn(Inbound):
     source_note: str = Field("", max_length=200, description="Which campaign, or who referred")
     complaint: str = Field("", max_length=1000)
     preferred_times: str = Field("", max_length=200, description="Free text, e.g. 'weekday eves'")
-    assigned_to: str | None = Field(None, max_length=64, description="Staff id to follow up")
+    assigned_to: Annotated[str | None, BlankIsNone] = Field(
+        None, max_length=64, description="Staff id to follow up"
+    )
     follow_up_on: Annotated[FollowUpDay | None, BlankIsNone] = Field(
         None, description="Adds a 'Call back' task due that day"
     )
+
+    def details(self) -> inquiries.InquiryDetails:
+        return inquiries.InquiryDetails(**self.model_dump(exclude={"follow_up_on"}))
 
 
 class TaskIn(Inbound):
@@ -132,11 +142,20 @@ class InquiryStatusIn(Inbound):
     lost_reason: str = Field("", max_length=500, description="Required when the status is lost")
 
 
-class FirstAppointmentIn(Inbound):
+class FirstAppointmentIn(schemas.AtLocalTime):
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
-    start: AwareDatetime = Field(description="ISO 8601 with an offset, on a 5-minute mark")
+    start: BookingStart = Field(description="ISO 8601 with an offset, on a 5-minute mark")
     notes: str = Field("", max_length=1000)
+
+    def slot(self) -> Slot:
+        return Slot(
+            patient_id="",  # the converted patient's; filled in by the service
+            practitioner_id=self.practitioner_id,
+            type_id=self.type_id,
+            start=self.start,
+            notes=self.notes,
+        )
 
 
 class ConvertIn(Inbound):
@@ -155,6 +174,34 @@ class ConvertIn(Inbound):
         if (self.patient is None) == (self.existing_patient_id is None):
             raise ValueError("Send either patient or existing_patient_id.")
         return self
+
+    # The page's form is flat: the patient's fields, a "book" tick and the first session's.
+    NESTED: ClassVar[dict[str, type[Inbound]]] = {
+        "patient": schemas.PatientIn,
+        "appointment": FirstAppointmentIn,
+    }
+    form_fields: ClassVar[dict[str, str]] = {"allow_duplicate": "confirm_new"}
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        existing = (form.get("existing_patient_id") or "").strip() or None
+        values: dict = {
+            "existing_patient_id": existing,
+            "override_reason": form.get("override_reason", ""),
+            "allow_duplicate": form.get("confirm_new") == "1",
+        }
+        if existing is None:
+            values["patient"] = schemas.PatientIn.form_values(form, bounds)
+        if form.get("book") == "yes":
+            values["appointment"] = FirstAppointmentIn.form_values(form, bounds)
+        return values
+
+    @classmethod
+    def form_field(cls, loc: tuple[int | str, ...], values: Any) -> str:
+        nested = cls.NESTED.get(str(loc[0]))
+        if nested is not None and len(loc) > 1:
+            return nested.form_field(loc[1:], values.get(str(loc[0])) if values else None)
+        return super().form_field(loc, values)
 
 
 class ConversionOut(BaseModel):
@@ -191,9 +238,7 @@ def list_inquiries(query: InquiryQuery):
 )
 def create_inquiry(body: InquiryIn):
     inquiry = inquiries.record_inquiry(
-        current_actor(),
-        inquiries.InquiryDetails(**body.model_dump(exclude={"follow_up_on"})),
-        follow_up_on=body.follow_up_on,
+        current_actor(), body.details(), follow_up_on=body.follow_up_on
     )
     return InquiryOut.of(inquiry)
 
@@ -280,21 +325,12 @@ def convert_inquiry(inquiry_id: str, body: ConvertIn):
         )
         if conflict is not None:
             return conflict
-    slot = None
-    if body.appointment is not None:
-        slot = Slot(
-            patient_id="",  # the converted patient's; filled in by the service
-            practitioner_id=body.appointment.practitioner_id,
-            type_id=body.appointment.type_id,
-            start=body.appointment.start,
-            notes=body.appointment.notes,
-        )
     try:
         result = inquiries.convert(
             current_actor(),
             inquiry,
             details,
-            slot,
+            body.appointment.slot() if body.appointment is not None else None,
             branch_timezone(),
             override_reason=body.override_reason,
             existing_patient_id=body.existing_patient_id,

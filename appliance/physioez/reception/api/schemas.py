@@ -199,7 +199,20 @@ class DuplicateRefusedOut(BaseModel):
     matches: list[DuplicateOut]
 
 
-class SlotIn(Inbound):
+class AtLocalTime(Inbound):
+    """A model with a ``start`` that its page asks for as a branch-local date and time; a
+    problem with either is shown at the date."""
+
+    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
+
+    @classmethod
+    def form_values(cls, form, bounds) -> dict:
+        values = super().form_values(form, bounds)
+        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
+        return values
+
+
+class SlotIn(AtLocalTime):
     patient_id: str = Field(min_length=1, max_length=64)
     practitioner_id: str = Field(min_length=1, max_length=64)
     type_id: str = Field(min_length=1, max_length=64)
@@ -208,15 +221,6 @@ class SlotIn(Inbound):
         None, max_length=20, description="Default: the type's rooms"
     )
     notes: str = Field("", max_length=1000)
-
-    # The page asks for a branch-local date and time; a problem with either is shown there.
-    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
-
-    @classmethod
-    def form_values(cls, form, bounds) -> dict:
-        values = super().form_values(form, bounds)
-        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
-        return values
 
     def slot(self) -> Slot:
         return Slot(
@@ -330,18 +334,10 @@ class CancelIn(Inbound):
     scope: Literal["one", "following"] = "one"
 
 
-class RescheduleIn(Inbound):
+class RescheduleIn(AtLocalTime):
     start: BookingStart
     practitioner_id: Annotated[str | None, BlankIsNone] = Field(None, max_length=64)
     override_reason: str = Field("", max_length=500)
-
-    form_fields: ClassVar[dict[str, str]] = {"start": "date"}
-
-    @classmethod
-    def form_values(cls, form, bounds) -> dict:
-        values = super().form_values(form, bounds)
-        values["start"] = local_moment(form.get("date", ""), form.get("time", ""), bounds)
-        return values
 
 
 class PractitionerOut(BaseModel):
@@ -381,8 +377,8 @@ class WeeklyHoursIn(Inbound):
 class ExceptionIn(Inbound):
     day: LeaveDay
     kind: Literal["leave", "extra"]
-    start_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
-    end_time: str | None = Field(None, pattern=r"^\d\d:\d\d$")
+    start_time: Annotated[str | None, BlankIsNone] = Field(None, pattern=r"^\d\d:\d\d$")
+    end_time: Annotated[str | None, BlankIsNone] = Field(None, pattern=r"^\d\d:\d\d$")
     reason: str = Field("", max_length=200)
 
 

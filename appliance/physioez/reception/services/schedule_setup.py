@@ -265,6 +265,8 @@ def set_clash_rule(actor: Actor, rule: str, severity: str) -> ClashPolicy:
         raise InvalidInput("Choose block or warn.", field="severity")
     with write_transaction():
         before = clash_policy().severity(Rule(rule)).value
+        if before == severity:  # Already so: nothing to write or audit.
+            return clash_policy()
         database.execute_sql(
             "INSERT INTO clash_rule_setting (rule, severity, updated_at, updated_by) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (rule) DO UPDATE SET severity = excluded.severity, "

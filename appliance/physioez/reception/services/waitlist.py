@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from physioez.core.kernel import records
 from physioez.core.kernel.audit import Actor
 from physioez.core.kernel.errors import Conflict, InvalidInput
-from physioez.reception.models import WaitlistEntry
+from physioez.reception.models import AppointmentType, Patient, Practitioner, WaitlistEntry
 from physioez.reception.services.schedule_setup import parse_clock
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -39,6 +39,7 @@ def add(
         parse_clock(latest, "latest_time")
     if earliest and latest and latest <= earliest:
         raise InvalidInput("'Latest' must be after 'earliest'.", field="latest_time")
+    _refuse_unknown(patient_id, type_id, practitioner_id)
     return records.create(
         WaitlistEntry,
         actor,
@@ -51,6 +52,22 @@ def add(
         latest_time=latest or None,
         note=note.strip()[:500],
     )
+
+
+def _refuse_unknown(patient_id: str, type_id: str, practitioner_id: str | None) -> None:
+    """A 422 naming what the desk chose that is gone (removed since the page was opened)
+    rather than the database's refusal of a dangling key."""
+    if not Patient.live().where(Patient.id == patient_id).exists():
+        raise InvalidInput("That patient is not on file (or was removed).", field="patient_id")
+    if not AppointmentType.live().where(AppointmentType.id == type_id).exists():
+        raise InvalidInput("Choose an appointment type from the list.", field="type_id")
+    if (
+        practitioner_id
+        and not Practitioner.live().where(Practitioner.id == practitioner_id).exists()
+    ):
+        raise InvalidInput(
+            "Choose a practitioner from the list, or Anyone.", field="practitioner_id"
+        )
 
 
 def open_entries() -> list[WaitlistEntry]:

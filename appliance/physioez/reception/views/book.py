@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from flask import redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from physioez.core.kernel.bounds import BookingStart, Day, local_moment
+from physioez.core.kernel.bounds import Day
 from physioez.core.kernel.errors import NotFound
 from physioez.core.web.access import can, current_actor, requires
-from physioez.core.web.boundary import bounds, validate_value
+from physioez.core.web.boundary import validate_value
 from physioez.core.web.branch import branch_timezone, branch_today
 from physioez.reception.models import APPOINTMENT_STATUSES, Resource
 from physioez.reception.services import book_queries, daybook, schedule_setup, scope
@@ -23,13 +23,6 @@ from physioez.reception.views import bp
 def _day_arg(name: str = "day") -> date:
     text = request.args.get(name, "")
     return validate_value(Day, text, name) if text else branch_today()
-
-
-def local_start(day_text: str, time_text: str) -> datetime:
-    """A date and time typed at the desk, as an aware datetime in the branch's zone, held to
-    the bookings window."""
-    moment = local_moment(day_text, time_text, bounds())
-    return validate_value(BookingStart, moment, "date")
 
 
 def _active_resources() -> list[Resource]:

@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from physioez.core.kernel.errors import Forbidden, InvalidInput, ServiceError
+from physioez.core.kernel.errors import Forbidden, ServiceError
 from physioez.core.kernel.models import Staff
 from physioez.core.web.access import can, current_actor, requires
+from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_timezone, branch_today
+from physioez.reception.api import inquiries as shapes
 from physioez.reception.models import (
     INQUIRY_SOURCES,
     INQUIRY_STATUSES,
@@ -21,10 +23,8 @@ from physioez.reception.models import (
     Inquiry,
 )
 from physioez.reception.services import inquiries, patients, schedule_setup
-from physioez.reception.services.slots import ClashRefused, Slot
+from physioez.reception.services.slots import ClashRefused
 from physioez.reception.views import bp
-from physioez.reception.views.book import local_start
-from physioez.reception.views.patients import details_from_form, parse_date_field
 
 PERMISSION = "reception.inquiries.manage"
 # Tabs of the list: the desk's working set first, then each stage, then everything.
@@ -112,23 +112,13 @@ def _form_page(values, *, error: ServiceError | None = None, status: int = 200):
 def inquiry_new():
     if request.method == "GET":
         return _form_page(MultiDict(request.args))
-    form = request.form
     try:
+        wanted = parse_form(shapes.InquiryIn)
         inquiry = inquiries.record_inquiry(
-            current_actor(),
-            inquiries.InquiryDetails(
-                name=form.get("name", ""),
-                phone=form.get("phone", ""),
-                source=form.get("source", ""),
-                source_note=form.get("source_note", ""),
-                complaint=form.get("complaint", ""),
-                preferred_times=form.get("preferred_times", ""),
-                assigned_to=form.get("assigned_to") or None,
-            ),
-            follow_up_on=parse_date_field(form.get("follow_up_on", ""), "follow_up_on"),
+            current_actor(), wanted.details(), follow_up_on=wanted.follow_up_on
         )
     except ServiceError as exc:
-        return _form_page(form, error=exc, status=exc.status)
+        return _form_page(request.form, error=exc, status=exc.status)
     flash(f"Inquiry from {inquiry.name} saved.", "success")
     return redirect(url_for("reception.inquiry_detail", inquiry_id=inquiry.id))
 
@@ -205,12 +195,8 @@ def inquiry_detail(inquiry_id: str):
 def inquiry_status(inquiry_id: str):
     inquiry = inquiries.get_inquiry(inquiry_id)
     try:
-        inquiries.set_status(
-            current_actor(),
-            inquiry,
-            request.form.get("status", ""),
-            request.form.get("lost_reason", ""),
-        )
+        wanted = parse_form(shapes.InquiryStatusIn)
+        inquiries.set_status(current_actor(), inquiry, wanted.status, wanted.lost_reason)
     except ServiceError as exc:
         return _detail_page(inquiry, error=exc, error_form="status", status=exc.status)
     flash(f"{inquiry.name}: {INQUIRY_STATUSES[inquiry.status]}.", "success")
@@ -222,12 +208,8 @@ def inquiry_status(inquiry_id: str):
 def inquiry_task_add(inquiry_id: str):
     inquiry = inquiries.get_inquiry(inquiry_id)
     try:
-        inquiries.add_task(
-            current_actor(),
-            inquiry,
-            request.form.get("title", ""),
-            parse_date_field(request.form.get("due_on", ""), "due_on"),
-        )
+        wanted = parse_form(shapes.TaskIn)
+        inquiries.add_task(current_actor(), inquiry, wanted.title, wanted.due_on)
     except ServiceError as exc:
         return _detail_page(inquiry, error=exc, error_form="task", status=exc.status)
     flash("Follow-up added.", "success")
@@ -248,22 +230,6 @@ def inquiry_task_done(inquiry_id: str, task_id: str):
     return redirect(url_for("reception.inquiry_detail", inquiry_id=inquiry.id) + "#tasks")
 
 
-def _first_slot(form) -> Slot | None:
-    if form.get("book") != "yes":
-        return None
-    if not form.get("practitioner_id"):
-        raise InvalidInput("Choose who the first appointment is with.", field="practitioner_id")
-    if not form.get("type_id"):
-        raise InvalidInput("Choose the appointment type.", field="type_id")
-    return Slot(
-        patient_id="",  # the converted patient's; filled in by the service
-        practitioner_id=form["practitioner_id"],
-        type_id=form["type_id"],
-        start=local_start(form.get("date", ""), form.get("time", "")),
-        notes=form.get("notes", ""),
-    )
-
-
 @bp.post("/inquiries/<inquiry_id>/convert")
 @requires(PERMISSION)
 def inquiry_convert(inquiry_id: str):
@@ -277,9 +243,9 @@ def inquiry_convert(inquiry_id: str):
     if form.get("book") == "yes" and not can("reception.appointments.write"):
         raise Forbidden("Booking the first appointment needs the permission to book.")
     try:
-        slot = _first_slot(form)
-        details = details_from_form(form) if existing is None else None
-        if details is not None and form.get("confirm_new") != "1":
+        wanted = parse_form(shapes.ConvertIn)
+        details = wanted.patient.details() if wanted.patient is not None else None
+        if details is not None and not wanted.allow_duplicate:
             matches = patients.duplicates_of(details)
             if matches:
                 return _detail_page(inquiry, convert_values=form, duplicates=matches, status=409)
@@ -287,10 +253,10 @@ def inquiry_convert(inquiry_id: str):
             current_actor(),
             inquiry,
             details,
-            slot,
+            wanted.appointment.slot() if wanted.appointment is not None else None,
             branch_timezone(),
-            override_reason=form.get("override_reason", ""),
-            existing_patient_id=existing,
+            override_reason=wanted.override_reason,
+            existing_patient_id=wanted.existing_patient_id,
         )
     except ClashRefused as refused:
         return _detail_page(

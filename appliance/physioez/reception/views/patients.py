@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
     current_app,
     flash,
@@ -14,10 +12,9 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from physioez.core.kernel.bounds import Day
 from physioez.core.kernel.errors import InvalidInput, ServiceError
 from physioez.core.web.access import can, current_actor, requires
-from physioez.core.web.boundary import parse_form, validate_value
+from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_today, current_settings
 from physioez.core.web.files import send_bytes
 from physioez.core.web.security import allows_upload
@@ -25,15 +22,6 @@ from physioez.reception.api import schemas
 from physioez.reception.models import CONSENT_KINDS, DOCUMENT_KINDS, SEXES, PatientDocument
 from physioez.reception.services import patients, scope
 from physioez.reception.views import bp
-
-
-def parse_date_field(text: str, field: str) -> date | None:
-    return validate_value(Day, text, field) if text.strip() else None
-
-
-def details_from_form(form: MultiDict) -> patients.PatientDetails:
-    """A patient's details as the form gives them, read by the API's model."""
-    return parse_form(schemas.PatientIn, form).details()
 
 
 def _form_page(
@@ -90,7 +78,13 @@ def patient_new():
     return redirect(url_for("reception.patient_detail", patient_id=patient.id))
 
 
-def _patient_page(patient, *, error: ServiceError | None = None, status: int = 200):
+def _patient_page(
+    patient,
+    *,
+    error: ServiceError | None = None,
+    status: int = 200,
+    values: MultiDict | None = None,
+):
     settings = current_settings()
     if patient.merged_into_id:
         flash(f"This record was merged into {patient.merged_into.mrn}.", "info")
@@ -111,6 +105,7 @@ def _patient_page(patient, *, error: ServiceError | None = None, status: int = 2
         max_document_mb=settings.reception.max_document_mb,
         error=error.message if error else None,
         field=error.field if error else None,
+        values=values if values is not None else MultiDict(),
     ), status
 
 
@@ -151,7 +146,7 @@ def patient_edit(patient_id: str):
         return _form_page("reception/patient_form.html", values, patient=patient)
     try:
         patients.update_details(
-            current_actor(), patient, details_from_form(request.form), branch_today()
+            current_actor(), patient, parse_form(schemas.PatientIn).details(), branch_today()
         )
     except ServiceError as exc:
         return _form_page(
@@ -169,19 +164,11 @@ def patient_edit(patient_id: str):
 @requires("reception.patients.write")
 def patient_consent(patient_id: str):
     patient = patients.get_patient(patient_id)
-    answer = request.form.get("given")
     try:
-        if answer not in ("yes", "no"):
-            raise InvalidInput("Choose whether the patient agreed.", field="given")
-        patients.set_consent(
-            current_actor(),
-            patient,
-            request.form.get("kind", ""),
-            answer == "yes",
-            request.form.get("note", ""),
-        )
+        wanted = parse_form(schemas.ConsentIn)
+        patients.set_consent(current_actor(), patient, wanted.kind, wanted.given, wanted.note)
     except ServiceError as exc:
-        return _patient_page(patient, error=exc, status=exc.status)
+        return _patient_page(patient, error=exc, status=exc.status, values=request.form)
     flash("Consent recorded with your name and the time.", "success")
     return redirect(url_for("reception.patient_detail", patient_id=patient.id) + "#consents")
 

@@ -9,7 +9,9 @@ from flask import flash, redirect, render_template, request, url_for
 
 from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_timezone, branch_today, branch_zone, current_settings
+from physioez.reception.api import forms
 from physioez.reception.models import AppointmentType, WaitlistEntry
 from physioez.reception.services import patients, reminders, schedule_setup, waitlist
 from physioez.reception.views import bp
@@ -40,23 +42,23 @@ def waitlist_page():
 @bp.post("/waitlist")
 @requires("reception.appointments.write")
 def waitlist_add():
-    form = request.form
     try:
-        if not form.get("patient_id"):
+        if not request.form.get("patient_id"):
             raise InvalidInput("Find and choose the patient.", field="patient_id")
+        wanted = parse_form(forms.WaitlistIn)
         waitlist.add(
             current_actor(),
-            patient_id=form["patient_id"],
-            type_id=form.get("type_id", ""),
-            practitioner_id=form.get("practitioner_id") or None,
-            priority=int(form.get("priority", "2") or 2),
-            weekdays=form.getlist("weekdays"),
-            earliest=form.get("earliest_time") or None,
-            latest=form.get("latest_time") or None,
-            note=form.get("note", ""),
+            patient_id=wanted.patient_id,
+            type_id=wanted.type_id,
+            practitioner_id=wanted.practitioner_id,
+            priority=wanted.priority,
+            weekdays=wanted.weekdays,
+            earliest=wanted.earliest_time,
+            latest=wanted.latest_time,
+            note=wanted.note,
         )
     except ServiceError as exc:
-        return _waitlist_page(form, exc, exc.status)
+        return _waitlist_page(request.form, exc, exc.status)
     flash("Added to the waitlist. When a matching slot frees up, it is offered here.", "success")
     return redirect(url_for("reception.waitlist_page"))
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
-from physioez.core.kernel.errors import InvalidInput, NotFound, ServiceError
+from physioez.core.kernel.audit import Actor
+from physioez.core.kernel.bounds import Inbound
+from physioez.core.kernel.errors import NotFound, ServiceError
 from physioez.core.kernel.identity import get_staff
 from physioez.core.web.access import current_actor, requires
+from physioez.core.web.boundary import parse_form
 from physioez.core.web.branch import branch_today
+from physioez.reception.api import forms, schemas
 from physioez.reception.models import (
     AppointmentType,
     AvailabilityException,
     AvailabilityRule,
+    Practitioner,
     Resource,
 )
 from physioez.reception.services import schedule_setup
@@ -21,7 +28,13 @@ from physioez.reception.services.clash import Rule
 from physioez.reception.views import bp
 
 
-def _setup_page(error: ServiceError | None = None, status: int = 200):
+def _setup_page(
+    error: ServiceError | None = None,
+    status: int = 200,
+    *,
+    failed: str = "",
+    values: MultiDict | None = None,
+):
     practitioners = schedule_setup.active_practitioners()
     today = branch_today()
     policy = schedule_setup.clash_policy()
@@ -41,16 +54,11 @@ def _setup_page(error: ServiceError | None = None, status: int = 200):
         weekdays=schedule_setup.WEEKDAYS,
         today=today,
         error=error.message if error else None,
+        field=error.field if error else None,
+        # The form that was refused shows again with what was typed in it.
+        failed=failed,
+        values=values if values is not None else MultiDict(),
     ), status
-
-
-def _int(name: str, default: int | None = None) -> int:
-    text = request.form.get(name, "")
-    if not text.strip() and default is not None:
-        return default
-    if not text.strip().isdigit():
-        raise InvalidInput(f"Enter a whole number for {name.replace('_', ' ')}.", field=name)
-    return int(text)
 
 
 @bp.get("/setup")
@@ -59,59 +67,57 @@ def setup():
     return _setup_page()
 
 
+def _practitioner() -> Practitioner:
+    return schedule_setup.get_practitioner(request.form.get("practitioner_id", ""))
+
+
+def _add_practitioner(actor: Actor, wanted: forms.PractitionerIn) -> None:
+    schedule_setup.make_practitioner(actor, get_staff(wanted.staff_id))
+
+
+def _add_hours(actor: Actor, wanted: schemas.WeeklyHoursIn) -> None:
+    schedule_setup.add_weekly_hours(
+        actor, _practitioner(), wanted.weekday, wanted.start_time, wanted.end_time
+    )
+
+
+def _add_exception(actor: Actor, wanted: schemas.ExceptionIn) -> None:
+    schedule_setup.add_exception(actor, _practitioner(), **wanted.model_dump())
+
+
+def _add_resource(actor: Actor, wanted: forms.ResourceIn) -> None:
+    schedule_setup.create_resource(actor, **wanted.model_dump())
+
+
+def _add_type(actor: Actor, wanted: forms.AppointmentTypeIn) -> None:
+    schedule_setup.create_appointment_type(actor, **wanted.model_dump())
+
+
+def _set_rule(actor: Actor, wanted: forms.ClashRuleIn) -> None:
+    schedule_setup.set_clash_rule(actor, wanted.rule, wanted.severity)
+
+
+# Each set-up form: the model that reads it (the API's where there is one) and what it does.
+SETUP_FORMS: dict[str, tuple[type[Inbound], Callable[[Actor, Any], None]]] = {
+    "practitioner": (forms.PractitionerIn, _add_practitioner),
+    "hours": (schemas.WeeklyHoursIn, _add_hours),
+    "exception": (schemas.ExceptionIn, _add_exception),
+    "resource": (forms.ResourceIn, _add_resource),
+    "type": (forms.AppointmentTypeIn, _add_type),
+    "rule": (forms.ClashRuleIn, _set_rule),
+}
+
+
 @bp.post("/setup/<what>")
 @requires("reception.schedule.manage")
 def setup_change(what: str):
-    form = request.form
-    actor = current_actor()
+    if what not in SETUP_FORMS:
+        raise NotFound("Nothing to set up here.")
+    model, apply = SETUP_FORMS[what]
     try:
-        if what == "practitioner":
-            schedule_setup.make_practitioner(actor, get_staff(form.get("staff_id", "")))
-        elif what == "hours":
-            schedule_setup.add_weekly_hours(
-                actor,
-                schedule_setup.get_practitioner(form.get("practitioner_id", "")),
-                _int("weekday"),
-                form.get("start_time", ""),
-                form.get("end_time", ""),
-            )
-        elif what == "exception":
-            day_text = form.get("day", "")
-            try:
-                day = date.fromisoformat(day_text)
-            except ValueError:
-                raise InvalidInput("Choose the day.", field="day") from None
-            schedule_setup.add_exception(
-                actor,
-                schedule_setup.get_practitioner(form.get("practitioner_id", "")),
-                day=day,
-                kind=form.get("kind", ""),
-                start_time=form.get("start_time") or None,
-                end_time=form.get("end_time") or None,
-                reason=form.get("reason", ""),
-            )
-        elif what == "resource":
-            schedule_setup.create_resource(
-                actor,
-                kind=form.get("kind", ""),
-                name=form.get("name", ""),
-                capacity=_int("capacity", 1),
-            )
-        elif what == "type":
-            schedule_setup.create_appointment_type(
-                actor,
-                name=form.get("name", ""),
-                duration_minutes=_int("duration_minutes"),
-                service_code=form.get("service_code", ""),
-                group_capacity=_int("group_capacity", 1),
-                resource_ids=form.getlist("resource_ids"),
-            )
-        elif what == "rule":
-            schedule_setup.set_clash_rule(actor, form.get("rule", ""), form.get("severity", ""))
-        else:
-            raise NotFound("Nothing to set up here.")
+        apply(current_actor(), parse_form(model))
     except ServiceError as exc:
-        return _setup_page(exc, exc.status)
+        return _setup_page(exc, exc.status, failed=what, values=request.form)
     flash("Saved.", "success")
     return redirect(url_for("reception.setup") + f"#{what}")
 
