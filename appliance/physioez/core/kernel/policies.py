@@ -2,7 +2,7 @@
 
 A few settings are the chain's business rather than one branch's: how large a discount each
 role may give, when a cancellation counts as late, whether no-shows are marked at day end,
-which documents every patient needs. Head office sets them (``physioez sync set-policy``) as
+which documents every patient needs. Head office sets them (``physioez-hq set-policy``) as
 rows of ``chain_policy``, a table it owns; they come down with its other changes and, on the
 branch, take the place of the same settings in the branch's file. Clearing one at head office
 (a tombstone) gives the branch back its own setting.

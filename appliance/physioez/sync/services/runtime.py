@@ -73,7 +73,7 @@ def start_publisher(settings: Settings) -> BranchPublisher:
     if not settings.sync.hq_public_key:
         raise SyncConfigError(
             "sync.hq_public_key is empty: ask head office for the output of "
-            "'physioez sync hq-key' and put it in the settings."
+            "'physioez-hq key' and put it in the settings."
         )
     try:
         hq_key = envelope.public_key(settings.sync.hq_public_key)
