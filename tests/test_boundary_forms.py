@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from physioez.core.kernel.models import AuditEvent
+from physioez.core.kernel.models import AuditEvent, Staff
 from physioez.reception.models import Appointment
 from physioez.reception.services import appointments
 from physioez.reception.services.slots import Slot
@@ -67,3 +67,31 @@ def test_a_cancel_without_a_reason_or_with_an_odd_scope_is_refused(booked, clien
     done = desk.post(url, data={"reason": "Unwell"})
     assert done.status_code == 302
     assert Appointment.get_by_id(booked.id).status == "cancelled"
+
+
+def test_a_new_account_with_slips_comes_back_as_typed(app, client_for):
+    admin = client_for("owner")
+    before = (audit_count(), Staff.select().count())
+    form = {
+        "full_name": "Priya Shah",
+        "username": "priya.s",
+        "email": "p" * 201,
+        "phone": "98450 12345",
+        "roles": ["receptionist", "billing"],
+        "password": "",
+    }
+    page = admin.post("/admin/staff/new", data=form)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert 'id="email-error">Use at most 200 characters.' in text
+    assert 'id="password-error">Fill this in.' in text
+    assert 'value="Priya Shah"' in text and 'value="98450 12345"' in text
+    assert text.count("checked") == 2 and 'value="billing" checked' in text
+    assert (audit_count(), Staff.select().count()) == before
+    api = admin.post("/api/v1/staff", json={**form, "password": None})
+    assert api.status_code == 422 and set(api.get_json()["fields"]) == {"email", "password"}
+    created = admin.post(
+        "/admin/staff/new", data={**form, "email": "", "password": "a long temporary one"}
+    )
+    assert created.status_code == 302
+    assert sorted(Staff.get(Staff.username == "priya.s").role_codes) == ["billing", "receptionist"]

@@ -18,7 +18,7 @@ from physioez.billing.models import (
     Payment,
     Settlement,
 )
-from physioez.core.kernel.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.models import AuditEvent, OutboxEntry, Role, Staff
 from physioez.reception.models import (
     Appointment,
     AppointmentType,
@@ -90,6 +90,8 @@ TABLES = (
     DayClose,
     Expense,
     WaitlistEntry,
+    Staff,
+    Role,
     AuditEvent,
     OutboxEntry,
 )

@@ -64,13 +64,15 @@ def staff_list():
     )
 
 
-def _staff_form(values: dict, error: ServiceError | None = None, status: int = 200):
+def _staff_form(error: ServiceError | None = None, status: int = 200):
+    """The new-account form, after a refusal as typed (the password left out), each problem
+    at its box."""
     return render_template(
         "admin/staff_new.html",
         roles=roles.list_roles(),
-        values=values,
+        values=request.form,
         error=error.message if error else None,
-        field=error.field if error else None,
+        problems=error.fields if error else {},
         min_password=_min_password(),
     ), status
 
@@ -79,32 +81,21 @@ def _staff_form(values: dict, error: ServiceError | None = None, status: int = 2
 @requires("admin.staff.manage")
 def staff_new():
     if request.method == "GET":
-        return _staff_form({"roles": []})
-    username = request.form.get("username", "")
-    full_name = request.form.get("full_name", "")
-    email = request.form.get("email", "")
-    phone = request.form.get("phone", "")
-    role_codes = request.form.getlist("roles")
-    values = {
-        "username": username,
-        "full_name": full_name,
-        "email": email,
-        "phone": phone,
-        "roles": role_codes,
-    }
+        return _staff_form()
     try:
+        wanted = parse_form(schemas.StaffCreateIn)
         staff = staff_accounts.create_staff(
             current_actor(),
-            username=username,
-            full_name=full_name,
-            email=email,
-            phone=phone,
-            role_codes=role_codes,
-            password=request.form.get("password", ""),
+            username=wanted.username,
+            full_name=wanted.full_name,
+            email=wanted.email,
+            phone=wanted.phone,
+            role_codes=wanted.roles,
+            password=wanted.password,
             min_password_length=_min_password(),
         )
     except ServiceError as exc:
-        return _staff_form(values, exc, exc.status)
+        return _staff_form(exc, exc.status)
     flash(
         f"{staff.full_name} can now sign in as '{staff.username}' with the temporary password "
         "and will be asked to choose their own.",
