@@ -95,3 +95,20 @@ def test_a_new_account_with_slips_comes_back_as_typed(app, client_for):
     )
     assert created.status_code == 302
     assert sorted(Staff.get(Staff.username == "priya.s").role_codes) == ["billing", "receptionist"]
+
+
+def test_staff_roles_and_password_refusals_stay_on_the_page(app, client_for, make_staff):
+    admin = client_for("owner")
+    peer = make_staff("receptionist")
+    before = audit_count()
+    roles = admin.post(f"/admin/staff/{peer.id}/roles", data={"roles": ["billing", "x" * 50]})
+    text = roles.get_data(as_text=True)
+    assert roles.status_code == 422 and 'id="roles-error">' in text
+    assert 'value="billing" checked' in text and 'value="receptionist" checked' not in text
+    password = admin.post(f"/admin/staff/{peer.id}/password", data={"password": "p" * 300})
+    assert password.status_code == 422
+    assert 'id="password-error">Use at most 256 characters.' in password.get_data(as_text=True)
+    active = admin.post(f"/admin/staff/{peer.id}/active", data={"active": "maybe"})
+    assert active.status_code == 422 and 'id="active-error">' in active.get_data(as_text=True)
+    assert audit_count() == before and Staff.get_by_id(peer.id).active
+    assert Staff.get_by_id(peer.id).role_codes == ["receptionist"]
