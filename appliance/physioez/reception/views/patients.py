@@ -190,7 +190,7 @@ def patient_document_upload(patient_id: str):
         patients.add_document(
             current_actor(),
             patient,
-            kind=request.form.get("kind", ""),
+            kind=parse_form(schemas.DocumentForm).kind,
             filename=upload.filename,
             data=upload.read(limit + 1),
             max_bytes=limit,
