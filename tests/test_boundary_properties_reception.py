@@ -1,6 +1,6 @@
-"""Arbitrary input at the patient page's document upload, through the page: never a
-5xx, and a refused request writes no row (the helpers and the tables watched are
-``test_boundary_properties``')."""
+"""Arbitrary input at the patient page's document upload and the merge page, through the
+pages: never a 5xx, and a refused request writes no row (the helpers and the tables watched
+are ``test_boundary_properties``')."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from physioez.reception.models import PatientDocument
-from tests.test_boundary_properties import PROPERTY, desk, send, text
+from tests.test_boundary_properties import PROPERTY, desk, drive, fields, send, text
 from tests.test_patients import PNG
 
 __all__ = ["desk"]  # the fixture, used by name
@@ -28,3 +28,10 @@ def test_document_upload_page(books, desk):
             assert PatientDocument.select().count() == before
 
     run()
+
+
+def test_merge_page(books, desk):
+    clinic = books.clinic
+    url = f"/reception/patients/{clinic.meena.id}/merge"
+
+    drive(desk.post, url, fields({"duplicate_id": clinic.ravi.id}, text))
