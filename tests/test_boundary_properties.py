@@ -18,7 +18,7 @@ from physioez.billing.models import (
     Payment,
     Settlement,
 )
-from physioez.core.kernel.models import AuditEvent, OutboxEntry
+from physioez.core.kernel.models import AuditEvent, OutboxEntry, Role, Staff
 from physioez.reception.models import (
     Appointment,
     AppointmentType,
@@ -31,7 +31,9 @@ from physioez.reception.models import (
     Resource,
     WaitlistEntry,
 )
-from tests.reception_fixtures import MONDAY
+from physioez.reception.services import appointments
+from physioez.reception.services.slots import Slot
+from tests.reception_fixtures import MONDAY, ZONE, at
 
 ODD_TEXT = [
     "",
@@ -88,6 +90,8 @@ TABLES = (
     DayClose,
     Expense,
     WaitlistEntry,
+    Staff,
+    Role,
     AuditEvent,
     OutboxEntry,
 )
@@ -389,3 +393,13 @@ def test_waitlist_page(books, desk):
         "note": "",
     }
     drive(desk.post, "/reception/waitlist", fields(valid, text))
+
+
+def test_appointment_status_and_cancel_pages(books, desk, system_actor):
+    clinic = books.clinic
+    slot = Slot(clinic.asha.id, clinic.rao.id, clinic.physio.id, at(MONDAY, "16:00"))
+    url = f"/reception/appointments/{appointments.book(system_actor, slot, ZONE).id}"
+    # Both forms at once: a status change can make the cancel refused and the other way round.
+    forms = {f"{url}/status": {"status": "confirmed"}, f"{url}/cancel": {"reason": "Unwell"}}
+
+    drive_each(desk.post, forms)

@@ -64,13 +64,15 @@ def staff_list():
     )
 
 
-def _staff_form(values: dict, error: ServiceError | None = None, status: int = 200):
+def _staff_form(error: ServiceError | None = None, status: int = 200):
+    """The new-account form, after a refusal as typed (the password left out), each problem
+    at its box."""
     return render_template(
         "admin/staff_new.html",
         roles=roles.list_roles(),
-        values=values,
+        values=request.form,
         error=error.message if error else None,
-        field=error.field if error else None,
+        problems=error.fields if error else {},
         min_password=_min_password(),
     ), status
 
@@ -79,32 +81,21 @@ def _staff_form(values: dict, error: ServiceError | None = None, status: int = 2
 @requires("admin.staff.manage")
 def staff_new():
     if request.method == "GET":
-        return _staff_form({"roles": []})
-    username = request.form.get("username", "")
-    full_name = request.form.get("full_name", "")
-    email = request.form.get("email", "")
-    phone = request.form.get("phone", "")
-    role_codes = request.form.getlist("roles")
-    values = {
-        "username": username,
-        "full_name": full_name,
-        "email": email,
-        "phone": phone,
-        "roles": role_codes,
-    }
+        return _staff_form()
     try:
+        wanted = parse_form(schemas.StaffCreateIn)
         staff = staff_accounts.create_staff(
             current_actor(),
-            username=username,
-            full_name=full_name,
-            email=email,
-            phone=phone,
-            role_codes=role_codes,
-            password=request.form.get("password", ""),
+            username=wanted.username,
+            full_name=wanted.full_name,
+            email=wanted.email,
+            phone=wanted.phone,
+            role_codes=wanted.roles,
+            password=wanted.password,
             min_password_length=_min_password(),
         )
     except ServiceError as exc:
-        return _staff_form(values, exc, exc.status)
+        return _staff_form(exc, exc.status)
     flash(
         f"{staff.full_name} can now sign in as '{staff.username}' with the temporary password "
         "and will be asked to choose their own.",
@@ -113,7 +104,10 @@ def staff_new():
     return redirect(url_for("admin.staff_detail", staff_id=staff.id))
 
 
-def _staff_page(staff, error: ServiceError | None = None, status: int = 200):
+def _staff_page(
+    staff, error: ServiceError | None = None, status: int = 200, failed: str | None = None
+):
+    """A staff member's page; ``failed``: the form ("roles") refused, shown as ticked."""
     return render_template(
         "admin/staff_detail.html",
         staff=staff,
@@ -124,7 +118,8 @@ def _staff_page(staff, error: ServiceError | None = None, status: int = 200):
         ).events,
         names=audit.staff_names(),
         error=error.message if error else None,
-        field=error.field if error else None,
+        problems=error.fields if error else {},
+        checked=request.form.getlist("roles") if failed == "roles" else staff.role_codes,
         min_password=_min_password(),
     ), status
 
@@ -140,9 +135,10 @@ def staff_detail(staff_id: str):
 def staff_roles(staff_id: str):
     staff = identity.get_staff(staff_id)
     try:
-        staff_accounts.assign_roles(current_actor(), staff, request.form.getlist("roles"))
+        wanted = parse_form(schemas.StaffRolesIn)
+        staff_accounts.assign_roles(current_actor(), staff, wanted.roles)
     except ServiceError as exc:
-        return _staff_page(identity.get_staff(staff_id), exc, exc.status)
+        return _staff_page(identity.get_staff(staff_id), exc, exc.status, failed="roles")
     flash(f"Roles of {staff.full_name} saved.", "success")
     return redirect(url_for("admin.staff_detail", staff_id=staff_id))
 
@@ -152,9 +148,8 @@ def staff_roles(staff_id: str):
 def staff_password(staff_id: str):
     staff = identity.get_staff(staff_id)
     try:
-        staff_accounts.reset_password(
-            current_actor(), staff, request.form.get("password", ""), _min_password()
-        )
+        wanted = parse_form(schemas.PasswordResetIn)
+        staff_accounts.reset_password(current_actor(), staff, wanted.password, _min_password())
     except ServiceError as exc:
         return _staff_page(staff, exc, exc.status)
     flash(
@@ -169,8 +164,8 @@ def staff_password(staff_id: str):
 @requires("admin.staff.manage")
 def staff_active(staff_id: str):
     staff = identity.get_staff(staff_id)
-    active = request.form.get("active") == "1"
     try:
+        active = parse_form(schemas.StaffActiveIn).active
         staff_accounts.set_active(current_actor(), staff, active)
     except ServiceError as exc:
         return _staff_page(staff, exc, exc.status)

@@ -112,18 +112,30 @@ def booking_new():
     )
 
 
+def _boxes(failed: str | None, appointment, needs_override: bool) -> set[str]:
+    """The boxes the refused form shows problems at; any other problem goes on top."""
+    if failed == "move":
+        return {"date", "time", "practitioner_id"} | (
+            {"override_reason"} if needs_override else set()
+        )
+    if failed == "cancel":
+        return {"reason"} | ({"scope"} if appointment.series_id else set())
+    return set()
+
+
 def _appointment_page(
     appointment,
     *,
     error: ServiceError | None = None,
     clashes=(),
     needs_override=False,
-    moving: bool = False,
+    failed: str | None = None,
     status: int = 200,
 ):
-    """The appointment's page; ``moving``: a refused move, its form as typed, its problems
-    at their boxes."""
+    """The appointment's page; ``failed``: the form ("move", "cancel") that was refused,
+    shown as typed with its problems at their boxes."""
     zone = ZoneInfo(branch_timezone())
+    problems = error.fields if failed and error else {}
     return render_template(
         "reception/appointment_detail.html",
         appointment=appointment,
@@ -134,8 +146,11 @@ def _appointment_page(
         next_statuses=appointments.next_statuses(appointment),
         practitioners=_changeable_practitioners(),
         error=error.message if error else None,
-        move_values=request.form if moving else {},
-        move_problems=error.fields if moving and error else {},
+        error_at_boxes=bool(problems)
+        and set(problems) <= _boxes(failed, appointment, needs_override),
+        failed=failed,
+        values=request.form if failed else {},
+        problems=problems,
         clashes=clashes,
         needs_override=needs_override,
         today=branch_today(),
@@ -153,13 +168,14 @@ def appointment_detail(appointment_id: str):
 def appointment_status(appointment_id: str):
     appointment = appointments.get_appointment(appointment_id)
     try:
-        appointments.set_status(current_actor(), appointment, request.form.get("status", ""))
+        wanted = parse_form(schemas.StatusIn)
+        appointments.set_status(current_actor(), appointment, wanted.status)
     except ServiceError as exc:
         return _appointment_page(appointment, error=exc, status=exc.status)
     flash(
         f"{appointment.patient.full_name}: {APPOINTMENT_STATUSES[appointment.status]}.", "success"
     )
-    if request.form.get("back") == "today":
+    if request.args.get("back") == "today":
         return redirect(url_for("reception.today"))
     return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
 
@@ -170,19 +186,18 @@ def appointment_cancel(appointment_id: str):
     appointment = appointments.get_appointment(appointment_id)
     hours = current_settings().reception.late_cancel_hours
     try:
-        if request.form.get("scope") == "following":
-            count = series.cancel_following(
-                current_actor(), appointment, request.form.get("reason", ""), hours
-            )
+        wanted = parse_form(schemas.CancelIn)
+        if wanted.scope == "following":
+            count = series.cancel_following(current_actor(), appointment, wanted.reason, hours)
             flash(f"{count} sessions of the series cancelled.", "success")
         else:
-            appointments.cancel(current_actor(), appointment, request.form.get("reason", ""), hours)
+            appointments.cancel(current_actor(), appointment, wanted.reason, hours)
             flash(
                 "Appointment cancelled" + (" (late)." if appointment.late_cancel else "."),
                 "success",
             )
     except ServiceError as exc:
-        return _appointment_page(appointment, error=exc, status=exc.status)
+        return _appointment_page(appointment, error=exc, failed="cancel", status=exc.status)
     return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))
 
 
@@ -206,10 +221,10 @@ def appointment_reschedule(appointment_id: str):
             error=refused,
             clashes=refused.clashes,
             needs_override=refused.needs_override,
-            moving=True,
+            failed="move",
             status=409,
         )
     except ServiceError as exc:
-        return _appointment_page(appointment, error=exc, moving=True, status=exc.status)
+        return _appointment_page(appointment, error=exc, failed="move", status=exc.status)
     flash("Appointment moved.", "success")
     return redirect(url_for("reception.appointment_detail", appointment_id=appointment.id))

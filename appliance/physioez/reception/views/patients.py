@@ -190,7 +190,7 @@ def patient_document_upload(patient_id: str):
         patients.add_document(
             current_actor(),
             patient,
-            kind=request.form.get("kind", ""),
+            kind=parse_form(schemas.DocumentForm).kind,
             filename=upload.filename,
             data=upload.read(limit + 1),
             max_bytes=limit,
@@ -225,13 +225,13 @@ def patient_merge(patient_id: str):
     keep = patients.get_patient(patient_id)
     query = request.values.get("q", "")[:100]
     candidates = [p for p in patients.search(query) if p.id != keep.id] if query else []
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
-            duplicate = patients.get_patient(request.form.get("duplicate_id", ""))
+            duplicate = patients.get_patient(parse_form(schemas.MergeIn).duplicate_id)
             patients.merge(current_actor(), duplicate, keep)
         except ServiceError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
         else:
             flash(f"{duplicate.mrn} is merged into {keep.mrn}; its history is now here.", "success")
             return redirect(url_for("reception.patient_detail", patient_id=keep.id))
@@ -251,4 +251,4 @@ def patient_merge(patient_id: str):
         error=error,
         can_merge=can("reception.patients.merge"),
         today=branch_today(),
-    ), (422 if error else 200)
+    ), status
