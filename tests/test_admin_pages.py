@@ -163,7 +163,21 @@ def test_token_page_shows_secret_once(app, client_for):
     assert ApiToken.get(ApiToken.name == "Backup monitor").prefix == secret[:10]
     assert secret.encode() not in it.get("/admin/tokens").data
     response = it.post("/admin/tokens", data={"name": "", "staff_id": it.staff.id})
-    assert response.status_code == 422 and b"Give the token a name" in response.data
+    assert response.status_code == 422 and b"Fill this in." in response.data
+
+
+def test_a_mistyped_expiry_is_refused_not_taken_as_never(app, client_for):
+    it = client_for("it_admin")
+    form = {"name": "Reports", "staff_id": it.staff.id, "scopes": ["admin.audit.read"]}
+    for typed in ("abc", "-5", "99999"):
+        response = it.post("/admin/tokens", data={**form, "expires_days": typed})
+        assert response.status_code == 422, typed
+        page = response.get_data(as_text=True)
+        assert 'id="expires_days"' in page and f'value="{typed}"' in page  # kept as typed
+        assert 'value="Reports"' in page and "checked" in page
+    assert ApiToken.select().count() == 0
+    assert it.post("/admin/tokens", data={**form, "expires_days": "0"}).status_code == 200
+    assert ApiToken.get(ApiToken.name == "Reports").expires_at is None  # "0 = never"
 
 
 def test_audit_viewer_filters_and_history(app, client_for, make_staff):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from physioez.core.kernel.bounds import Checkbox, Inbound
+from physioez.core.kernel.bounds import Bounds, Checkbox, Inbound
 from physioez.core.kernel.models import ApiToken, AuditEvent, Role, Staff
 
 
@@ -124,6 +124,14 @@ class TokenCreateIn(Inbound):
     name: str = Field(min_length=1, max_length=80, description="What uses it, e.g. 'HQ reports'")
     scopes: list[str] = Field(min_length=1, description="Permission codes the token may use")
     expires_days: int | None = Field(90, ge=1, le=3650, description="Null for no expiry")
+
+    @classmethod
+    def form_values(cls, form: Any, bounds: Bounds) -> dict[str, Any]:
+        # The page asks for days with "0 = never"; the API says never with null.
+        values = super().form_values(form, bounds)
+        if str(values.get("expires_days", "")).strip() == "0":
+            values["expires_days"] = None
+        return values
 
 
 class TokenOut(BaseModel):

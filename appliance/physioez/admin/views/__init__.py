@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from physioez.admin.api import schemas
 from physioez.admin.services import audit, roles, tokens
@@ -258,28 +259,30 @@ def role_save(code: str):
 @requires("admin.tokens.manage")
 def token_list():
     created_secret = None
-    error = None
-    status = 200
+    refused: ServiceError | None = None
     if request.method == "POST":
         try:
-            expires = request.form.get("expires_days", "90")
+            wanted = parse_form(schemas.TokenCreateIn)
             _, created_secret = tokens.create_api_token(
                 current_actor(),
-                identity.get_staff(request.form.get("staff_id", "")),
-                name=request.form.get("name", ""),
-                scopes=request.form.getlist("scopes"),
-                expires_days=int(expires) if expires.isdigit() and int(expires) > 0 else None,
+                identity.get_staff(wanted.staff_id),
+                name=wanted.name,
+                scopes=wanted.scopes,
+                expires_days=wanted.expires_days,
             )
         except ServiceError as exc:
-            error, status = exc.message, exc.status
+            refused = exc
     return render_template(
         "admin/tokens.html",
         tokens=tokens.list_tokens(),
         staff=staff_accounts.list_staff(),
         registry=REGISTRY,
         created_secret=created_secret,
-        error=error,
-    ), status
+        error=refused.message if refused else None,
+        # After a refusal the form comes back as typed, each problem at its box.
+        values=request.form if refused else MultiDict(),
+        problems=refused.fields if refused else {},
+    ), refused.status if refused else 200
 
 
 @bp.post("/tokens/<token_id>/revoke")
