@@ -206,9 +206,20 @@ class _Components(dict[str, Any]):
             self[name] = schema
 
 
-def _schema(model: type[BaseModel], defs: _Components) -> dict[str, Any]:
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model's JSON schema and the definitions it refers to, made once per process and only
+    read afterwards: pydantic takes about a millisecond a model, the document names some 400,
+    and every app built in the process (the test suite builds one per test) would make them
+    all again."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs.update(schema.pop("$defs", {}))
+    definitions = schema.pop("$defs", {})
+    return schema, definitions
+
+
+def _schema(model: type[BaseModel], defs: _Components) -> dict[str, Any]:
+    schema, definitions = _model_schema(model)
+    defs.update(definitions)
     return schema
 
 
